@@ -1,0 +1,34 @@
+# Titanium: `make run` starts the platform, `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: install run run-prod migrate test lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP) ## create .venv and install Titanium with its development tools
+
+run: install ## start every service on SQLite and an in-process cache (Ctrl-C stops)
+	$(BIN)/titanium up
+
+run-prod: install ## the same on PostgreSQL and Redis (TITANIUM_POSTGRES_URL, TITANIUM_REDIS_URL)
+	$(BIN)/titanium up --postgres "$${TITANIUM_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432}" \
+		--redis "$${TITANIUM_REDIS_URL:-redis://127.0.0.1:6379/0}"
+
+migrate: install ## apply every database's migrations
+	$(BIN)/titanium migrate
+
+test: install lint ## every test: unit, integration (real PostgreSQL and Redis), platform
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check src tests
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+from titanium.cli import app
+
+app(prog_name="titanium")

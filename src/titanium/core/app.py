@@ -1,0 +1,115 @@
+"""The one factory that builds a service: what every service needs, wired once.
+
+A service passes its name, settings, lifespan and callbacks: the checks its
+readiness depends on (name -> bool; its database), the checks that only
+degrade it (its cache), and its figures for the status page. It gets
+back an app with JSON errors, request ids, body limits, JSON access logs,
+`/health`, `/health/ready`, `/status` and `/metrics`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, TypeVar
+
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from titanium import __version__
+from titanium.core.errors import install_error_handlers
+from titanium.core.logging import configure_logging, get_logger
+from titanium.core.metrics import metrics_endpoint
+from titanium.core.middleware import RequestContextMiddleware
+from titanium.core.settings import ServiceSettings
+
+Checks = Callable[[], Awaitable[dict[str, bool]]]
+Figures = Callable[[], Awaitable[dict[str, Any]]]
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+AppT = TypeVar("AppT", bound=Starlette)
+
+log = get_logger(__name__)
+
+
+async def _no_checks() -> dict[str, bool]:
+    return {}
+
+
+async def _no_figures() -> dict[str, Any]:
+    return {}
+
+
+@asynccontextmanager
+async def _no_lifespan(_app: Starlette) -> AsyncIterator[None]:
+    yield
+
+
+def create_app(
+    service: str,
+    settings: ServiceSettings,
+    *,
+    lifespan: Lifespan = _no_lifespan,
+    checks: Checks = _no_checks,
+    soft_checks: Checks = _no_checks,
+    figures: Figures = _no_figures,
+    app_class: type[AppT] = FastAPI,  # type: ignore[assignment]
+    **app_options: Any,
+) -> AppT:
+    configure_logging(service, settings.log_level)
+    started_at = time.time()
+
+    @asynccontextmanager
+    async def logged_lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with lifespan(app):
+            log.info("service started", port=settings.port, env=settings.env, version=__version__)
+            yield
+        log.info("service stopped")
+
+    app = app_class(lifespan=logged_lifespan, **app_options)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
+
+    async def health(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "service": service})
+
+    async def ready(_request: Request) -> JSONResponse:
+        results = await checks()
+        body = {"status": "ready" if all(results.values()) else "not ready", "service": service,
+                "checks": _labels(results)}
+        return JSONResponse(body, status_code=200 if all(results.values()) else 503)
+
+    async def snapshot() -> dict[str, Any]:
+        results = {**await checks(), **await soft_checks()}
+        try:
+            extra = await figures()
+        except Exception as exc:
+            log.warning("figures unavailable", error=repr(exc))
+            extra = {}
+        return {
+            "service": service,
+            "service_status": "online" if all(results.values()) else "degraded",
+            "version": __version__,
+            "pid": os.getpid(),
+            "uptime_seconds": round(time.time() - started_at, 1),
+            "checks": _labels(results),
+            **extra,
+        }
+
+    async def status(_request: Request) -> JSONResponse:
+        return JSONResponse(await snapshot())
+
+    app.state.status_snapshot = snapshot
+    app.add_route("/health", health, methods=["GET"], include_in_schema=False)
+    app.add_route("/health/ready", ready, methods=["GET"], include_in_schema=False)
+    app.add_route("/status", status, methods=["GET"], include_in_schema=False)
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    return app
+
+
+def _labels(results: dict[str, bool]) -> dict[str, str]:
+    return {name: "ok" if passed else "error" for name, passed in results.items()}

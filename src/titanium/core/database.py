@@ -1,0 +1,84 @@
+"""One async SQLAlchemy engine a service, on PostgreSQL (asyncpg) or SQLite.
+
+The URLs people write (``postgresql://...``, ``sqlite:///...``) are turned
+into the async drivers' forms here, so configuration never names a driver.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import Insert
+
+_ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+
+
+def async_url(url: str) -> URL:
+    """The URL with the async driver of its database."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in _ASYNC_DRIVERS:
+        raise ValueError(f"unsupported database {backend!r}: use postgresql:// or sqlite:///")
+    return parsed.set(drivername=_ASYNC_DRIVERS[backend])
+
+
+def create_engine(url: str) -> AsyncEngine:
+    target = async_url(url)
+    if target.get_backend_name() == "sqlite":
+        return _sqlite_engine(target)
+    return create_async_engine(
+        target,
+        pool_size=10,
+        max_overflow=10,
+        # A database restart leaves dead connections in the pool; check one
+        # before use so the first request after a restart does not fail.
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"timeout": 5, "command_timeout": 15},
+    )
+
+
+def _sqlite_engine(target: URL) -> AsyncEngine:
+    if target.database and target.database != ":memory:":
+        Path(target.database).parent.mkdir(parents=True, exist_ok=True)
+    # SQLite takes one writer at a time: one connection a process serialises
+    # this process's work instead of failing it with "database is locked".
+    engine = create_async_engine(target, pool_size=1, max_overflow=0, connect_args={"timeout": 15})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+    return engine
+
+
+async def ping(engine: AsyncEngine) -> bool:
+    """Whether the database answers a trivial query."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+def is_postgresql(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def insert_ignoring_conflicts(dialect_name: str, table: Table) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the dialect's own construct.
+
+    Both PostgreSQL and SQLite speak it; a conflicting row is skipped, not an
+    error that would abort the surrounding transaction.
+    """
+    dialect_insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    return dialect_insert(table).on_conflict_do_nothing()

@@ -1,0 +1,48 @@
+"""Every error answer is JSON with a ``detail`` field; none carries a stack trace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from titanium.core.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def error_response(status_code: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return error_response(exc.status_code, exc.detail, exc.headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, [_public_error(error) for error in exc.errors()])
+
+
+def _public_error(error: dict[str, Any]) -> dict[str, Any]:
+    # The rejected value ("input") may be a password; "ctx" may hold an
+    # exception object that is not JSON. Location, message and type suffice.
+    return {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type", "")}
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", path=request.url.path, method=request.method, error=repr(exc))
+    return error_response(500, "Internal server error")
+
+
+def install_error_handlers(app: Starlette) -> None:
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,64 @@
+"""JSON logs on stdout, one object a line, for Loki.
+
+Every line carries the service name and, inside a request, its request id
+(bound by the request middleware through structlog's context variables).
+Standard-library loggers (uvicorn, SQLAlchemy, alembic) go through the same
+renderer so that nothing else reaches stdout in another shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+_shared_processors: list[structlog.types.Processor] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    structlog.processors.StackInfoRenderer(),
+    structlog.processors.format_exc_info,
+]
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    structlog.configure(
+        processors=[*_shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared_processors,
+        processors=[
+            _add_service(service),
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # uvicorn installs its own handlers; route them to ours. Requests are
+    # logged by our middleware with the route and request id, so the access
+    # log would only say it twice.
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def _add_service(service: str) -> structlog.types.Processor:
+    def add(_logger: object, _method: str, event: dict) -> dict:
+        event.setdefault("service", service)
+        return event
+
+    return add
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    return structlog.stdlib.get_logger(name)

@@ -1,0 +1,116 @@
+"""The ASGI middleware every service runs: request id, body limit, metrics, access log.
+
+Written as plain ASGI so that the FastAPI services and the Starlette gateway
+share it, and so that response bodies stream through untouched.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from titanium.core import metrics
+from titanium.core.logging import get_logger
+
+log = get_logger("titanium.access")
+
+REQUEST_ID_HEADER = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Probes and scrapes arrive every few seconds; they are logged only at debug.
+_QUIET_PATHS = frozenset({"/health", "/health/ready", "/metrics"})
+
+
+def request_id_of(scope: Scope) -> str:
+    return scope.get("state", {}).get("request_id", "")
+
+
+def _incoming_request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _VALID_REQUEST_ID.match(candidate):
+                return candidate
+    return uuid.uuid4().hex
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if path is not None else "unmatched"
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
+        self.app = app
+        self.service = service
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+
+        status = 500
+        started = time.perf_counter()
+        metrics.IN_FLIGHT.labels(self.service).inc()
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, self._limited(scope, receive), send_with_request_id)
+        finally:
+            metrics.IN_FLIGHT.labels(self.service).dec()
+            self._record(scope, status, time.perf_counter() - started)
+
+    def _limited(self, scope: Scope, receive: Receive) -> Receive:
+        """`receive`, refusing a body larger than the limit (announced or streamed)."""
+        limit = self.max_body_bytes
+        declared = next((int(v) for n, v in scope["headers"] if n == b"content-length" and v.isdigit()), 0)
+        too_large = declared > limit
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            if too_large:
+                raise BodyTooLarge(limit)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        return receive_limited
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        route = _route_template(scope)
+        metrics.observe_request(self.service, scope["method"], route, status, seconds)
+        level = "debug" if scope["path"] in _QUIET_PATHS and status < 500 else "info"
+        getattr(log, level)(
+            "request",
+            method=scope["method"],
+            path=scope["path"],
+            route=route,
+            status=status,
+            duration_ms=round(seconds * 1000, 2),
+            client=(scope.get("client") or ("", 0))[0],
+        )
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body larger than {limit} bytes")

@@ -1,0 +1,151 @@
+"""Settings of every service, read from the environment (prefix ``TITANIUM_``).
+
+Each service has its own class holding only what that service reads, so that a
+deployment manifest can be checked against exactly the settings it must set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The ports every service listens on unless told otherwise; `titanium up
+# --base-port` keeps these offsets.
+DEFAULT_PORTS: dict[str, int] = {
+    "gateway": 8000,
+    "users": 8001,
+    "auth": 8002,
+    "dashboard": 8003,
+    "blog": 8005,
+}
+SERVICE_NAMES = tuple(DEFAULT_PORTS)
+
+
+def default_url(service: str) -> str:
+    return f"http://127.0.0.1:{DEFAULT_PORTS[service]}"
+
+
+class ServiceSettings(BaseSettings):
+    """What every service reads."""
+
+    model_config = SettingsConfigDict(env_prefix="TITANIUM_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 0
+    data_dir: Path = Path("data")
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+class RedisSettings(ServiceSettings):
+    """A service that may keep shared state (cache, rate limits) in Redis."""
+
+    redis_url: str | None = None
+    # Every key this platform writes starts with it, so that several
+    # platforms (or test runs) can share one Redis server.
+    redis_prefix: str = "titanium"
+
+
+class DatabaseSettings(ServiceSettings):
+    """A service that owns a database; ``database_url`` is filled per service."""
+
+    @staticmethod
+    def sqlite_url(data_dir: Path, name: str) -> str:
+        return f"sqlite:///{(data_dir / f'{name}.db').resolve()}"
+
+    def require_database(self, url: str | None, setting: str) -> None:
+        if self.is_production and not url:
+            raise ValueError(
+                f"TITANIUM_{setting.upper()} must be set in production "
+                "(a PostgreSQL URL); the SQLite default is for laptops only"
+            )
+
+
+class TokenAudienceSettings(BaseSettings):
+    """The claims a token must carry to be accepted (auth issues, blog checks)."""
+
+    model_config = SettingsConfigDict(env_prefix="TITANIUM_", extra="ignore")
+
+    jwt_issuer: str = "titanium-auth"
+    jwt_audience: str = "titanium"
+
+
+class UsersSettings(DatabaseSettings):
+    port: int = DEFAULT_PORTS["users"]
+    users_database_url: str | None = None
+
+    @model_validator(mode="after")
+    def _database(self) -> UsersSettings:
+        self.require_database(self.users_database_url, "users_database_url")
+        if not self.users_database_url:
+            self.users_database_url = self.sqlite_url(self.data_dir, "users")
+        return self
+
+
+class AuthSettings(RedisSettings, TokenAudienceSettings):
+    port: int = DEFAULT_PORTS["auth"]
+    users_url: str = default_url("users")
+    # PEM text of the Ed25519 signing key (from a Secret), or a file holding it.
+    jwt_private_key: str | None = None
+    jwt_private_key_file: Path | None = None
+    token_ttl_seconds: int = Field(default=3600, gt=0)
+    login_rate_limit_per_address: str = "20/minute"
+    login_rate_limit_per_username: str = "5/minute"
+
+    @model_validator(mode="after")
+    def _signing_key(self) -> AuthSettings:
+        if self.is_production and not (self.jwt_private_key or self.jwt_private_key_file):
+            raise ValueError(
+                "no token signing key: set TITANIUM_JWT_PRIVATE_KEY (PEM text) or "
+                "TITANIUM_JWT_PRIVATE_KEY_FILE in production; "
+                "`titanium keygen` writes one"
+            )
+        return self
+
+
+class BlogSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
+    port: int = DEFAULT_PORTS["blog"]
+    blog_database_url: str | None = None
+    auth_url: str = default_url("auth")
+    jwks_cache_seconds: int = Field(default=300, gt=0)
+    cache_ttl_seconds: int = Field(default=60, gt=0)
+
+    @model_validator(mode="after")
+    def _database(self) -> BlogSettings:
+        self.require_database(self.blog_database_url, "blog_database_url")
+        if not self.blog_database_url:
+            self.blog_database_url = self.sqlite_url(self.data_dir, "blog")
+        return self
+
+
+class UpstreamSettings(ServiceSettings):
+    """A service that calls the others."""
+
+    users_url: str = default_url("users")
+    auth_url: str = default_url("auth")
+    blog_url: str = default_url("blog")
+    upstream_connect_timeout: float = Field(default=1.0, gt=0)
+    upstream_read_timeout: float = Field(default=10.0, gt=0)
+
+
+class GatewaySettings(UpstreamSettings):
+    port: int = DEFAULT_PORTS["gateway"]
+    dashboard_url: str = default_url("dashboard")
+    upstream_max_connections: int = Field(default=200, gt=0)
+    # How many proxies (an ingress, a load balancer) stand in front of the
+    # gateway and append to X-Forwarded-For; 0 trusts no such header.
+    trusted_proxy_hops: int = Field(default=0, ge=0)
+
+
+class DashboardSettings(UpstreamSettings):
+    port: int = DEFAULT_PORTS["dashboard"]
+    gateway_url: str = default_url("gateway")
+    upstream_read_timeout: float = Field(default=2.0, gt=0)

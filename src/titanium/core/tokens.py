@@ -1,0 +1,141 @@
+"""Access tokens: Ed25519-signed JWTs, and the public keys as a JWKS.
+
+The auth service signs with the private key; any service verifies with the
+public key it fetched (and cached) from the auth service's JWKS, so checking
+a token costs no call to auth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from jwt.algorithms import OKPAlgorithm
+from jwt.utils import base64url_encode
+
+ALGORITHM = "EdDSA"
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "jti", "sub"]
+
+
+class TokenError(Exception):
+    """The token is not one we accept; the message says why, for the client."""
+
+
+def generate_private_key_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def load_private_key(pem: str | bytes) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(pem.encode() if isinstance(pem, str) else pem, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("the token signing key must be an Ed25519 private key (PEM, PKCS#8)")
+    return key
+
+
+def load_or_create_key_file(path: Path) -> Ed25519PrivateKey:
+    """The embedded default: a key generated once and kept in the data directory."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(generate_private_key_pem())
+    return load_private_key(path.read_bytes())
+
+
+def public_jwk(public_key: Ed25519PublicKey) -> dict[str, Any]:
+    jwk = json.loads(OKPAlgorithm.to_jwk(public_key))
+    jwk.update(kid=key_id(jwk), use="sig", alg=ALGORITHM)
+    return jwk
+
+
+def key_id(jwk: dict[str, Any]) -> str:
+    """The RFC 7638 thumbprint: the same key always has the same id."""
+    canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x")}, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return base64url_encode(digest).decode()
+
+
+@dataclass(frozen=True)
+class TokenIssuer:
+    private_key: Ed25519PrivateKey
+    issuer: str
+    audience: str
+    ttl_seconds: int
+
+    @cached_property
+    def jwk(self) -> dict[str, Any]:
+        return public_jwk(self.private_key.public_key())
+
+    def issue(self, user_id: int, username: str) -> str:
+        now = int(time.time())
+        claims = {
+            "sub": str(user_id),
+            "user_id": user_id,
+            "username": username,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + self.ttl_seconds,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.jwk["kid"]})
+
+
+def verify(token: str, keys: dict[str, Any], issuer: str, audience: str) -> dict[str, Any]:
+    """The token's claims, if it is signed by one of `keys` (kid -> public key) and current."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.DecodeError as exc:
+        raise TokenError("malformed token") from exc
+    key = keys.get(header.get("kid", ""))
+    if key is None:
+        raise UnknownKeyError("token signed by an unknown key")
+    try:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            issuer=issuer,
+            audience=audience,
+            options={"require": REQUIRED_CLAIMS},
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenError("token expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise TokenError(f"invalid token: {exc}") from exc
+
+
+class UnknownKeyError(TokenError):
+    """The token names a key we do not hold (yet): the key set may need a refresh."""
+
+
+def keys_from_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
+    keys = {}
+    for jwk in jwks.get("keys", []):
+        if jwk.get("kty") == "OKP" and jwk.get("kid"):
+            keys[jwk["kid"]] = OKPAlgorithm.from_jwk(jwk)
+    return keys
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None when absent or malformed."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token

@@ -1,0 +1,144 @@
+"""The auth service: login, token issue and verification, and the public keys.
+
+It holds no accounts: it asks the users service whether a password is right,
+then signs a token with its private key. Anyone can check a token with the
+public key it publishes at `/auth/jwks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from titanium.core import tokens
+from titanium.core.app import create_app
+from titanium.core.http import http_client, propagated_headers
+from titanium.core.logging import get_logger
+from titanium.core.metrics import UPSTREAM_ERRORS
+from titanium.core.ratelimit import RateLimiter, parse_limit
+from titanium.core.settings import AuthSettings
+from titanium.services.auth.schemas import LoginRequest
+
+log = get_logger(__name__)
+router = APIRouter()
+KEY_FILE_NAME = "jwt-ed25519.pem"
+
+
+class Auth:
+    def __init__(self, settings: AuthSettings, issuer: tokens.TokenIssuer, users: httpx.AsyncClient,
+                 limiter: RateLimiter) -> None:
+        self.settings = settings
+        self.issuer = issuer
+        self.users = users
+        self.limiter = limiter
+        self.per_address = parse_limit(settings.login_rate_limit_per_address)
+        self.per_username = parse_limit(settings.login_rate_limit_per_username)
+
+
+def auth(request: Request) -> Auth:
+    return request.app.state.auth
+
+
+AuthDep = Annotated[Auth, Depends(auth)]
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the last hop the gateway added, or the peer itself."""
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded:
+        return forwarded.rsplit(",", 1)[-1].strip()
+    return request.client.host if request.client else "unknown"
+
+
+def _failed(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    # "status"/"message" are the seed's login shape; "detail" is every error's.
+    return JSONResponse({"status": "failed", "message": message, "detail": message}, status_code, headers)
+
+
+@router.post("/auth/login")
+async def login(credentials: LoginRequest, request: Request, service: AuthDep) -> JSONResponse:
+    for limit, identity in ((service.per_address, f"address:{client_address(request)}"),
+                            (service.per_username, f"username:{credentials.username.lower()}")):
+        decision = await service.limiter.hit(limit, "login", identity)
+        if not decision.allowed:
+            log.warning("login rate limited", identity=identity)
+            return _failed(429, "too many login attempts; try again later",
+                           {"Retry-After": str(decision.retry_after)})
+    try:
+        answer = await service.users.post("/internal/credentials/verify", json=credentials.model_dump(),
+                                          headers=propagated_headers(request))
+    except httpx.HTTPError as exc:
+        UPSTREAM_ERRORS.labels("auth", "users", type(exc).__name__).inc()
+        log.error("users service unreachable", error=repr(exc))
+        return JSONResponse({"detail": "login is unavailable right now; try again shortly"}, 503)
+    if answer.status_code == 401:
+        return _failed(401, "invalid username or password")
+    if answer.status_code != 200:
+        UPSTREAM_ERRORS.labels("auth", "users", f"status_{answer.status_code}").inc()
+        log.error("users service failed the credential check", status=answer.status_code)
+        return JSONResponse({"detail": "login is unavailable right now; try again shortly"}, 503)
+    user = answer.json()
+    token = service.issuer.issue(user["id"], user["username"])
+    return JSONResponse({
+        "status": "success",
+        "token": token,
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": service.settings.token_ttl_seconds,
+        "user": {"id": user["id"], "username": user["username"]},
+    })
+
+
+@router.get("/auth/verify")
+async def verify(request: Request, service: AuthDep) -> JSONResponse:
+    token = tokens.bearer_token(request.headers.get("authorization"))
+    if token is None:
+        return _failed(400, "an 'Authorization: Bearer <token>' header is required")
+    issuer = service.issuer
+    try:
+        claims = tokens.verify(token, {issuer.jwk["kid"]: issuer.private_key.public_key()},
+                               issuer.issuer, issuer.audience)
+    except tokens.TokenError as exc:
+        return _failed(401, str(exc), {"WWW-Authenticate": "Bearer"})
+    return JSONResponse({"status": "success", "data": claims})
+
+
+@router.get("/auth/jwks")
+@router.get("/.well-known/jwks.json")
+async def jwks(service: AuthDep) -> JSONResponse:
+    return JSONResponse({"keys": [service.issuer.jwk]}, headers={"Cache-Control": "public, max-age=300"})
+
+
+def signing_key(settings: AuthSettings) -> Any:
+    if settings.jwt_private_key:
+        return tokens.load_private_key(settings.jwt_private_key)
+    if settings.jwt_private_key_file:
+        return tokens.load_private_key(settings.jwt_private_key_file.read_bytes())
+    # The embedded default only (production refuses to start without a key).
+    return tokens.load_or_create_key_file(settings.data_dir / "keys" / KEY_FILE_NAME)
+
+
+def build(settings: AuthSettings | None = None) -> FastAPI:
+    settings = settings or AuthSettings()
+    issuer = tokens.TokenIssuer(signing_key(settings), settings.jwt_issuer, settings.jwt_audience,
+                                settings.token_ttl_seconds)
+    limiter = RateLimiter(settings.redis_url, settings.redis_prefix)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with http_client(1.0, 5.0) as client:
+            client.base_url = httpx.URL(settings.users_url)
+            app.state.auth = Auth(settings, issuer, client, limiter)
+            yield
+
+    async def soft_checks() -> dict[str, bool]:
+        return {"rate_limit_store": await limiter.shared_store_ok()}
+
+    app = create_app("auth", settings, lifespan=lifespan, soft_checks=soft_checks, title="Titanium auth")
+    app.include_router(router)
+    return app

@@ -1,0 +1,196 @@
+"""The blog service: posts and categories, and the blog web app.
+
+Reads go through a cache (cache-aside, invalidated on every write); writes
+check the caller's token against the auth service's cached public keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from titanium.core import tokens
+from titanium.core.app import create_app
+from titanium.core.cache import CachedNamespace, build_cache
+from titanium.core.database import create_engine, ping
+from titanium.core.http import http_client
+from titanium.core.jwks import JWKSVerifier, KeysUnavailable
+from titanium.core.settings import BlogSettings
+from titanium.services.blog.repository import BlogRepository, CategoryRef, ConcurrentChange, UnknownCategory
+from titanium.services.blog.schemas import NewPost, PostChanges, _PostFields
+
+WEB_DIR = FilePath(__file__).parent / "web"
+PostId = Annotated[int, Path(ge=1, lt=2**31)]
+
+api = APIRouter(prefix="/blog/api")
+
+
+class Blog:
+    """What the routes need, made once at start-up."""
+
+    def __init__(self, repository: BlogRepository, cache: CachedNamespace, verifier: JWKSVerifier) -> None:
+        self.repository = repository
+        self.cache = cache
+        self.verifier = verifier
+
+
+def blog(request: Request) -> Blog:
+    return request.app.state.blog
+
+
+BlogDep = Annotated[Blog, Depends(blog)]
+
+
+async def current_user(request: Request, service: BlogDep) -> dict[str, Any]:
+    """The claims of the caller's token; 401 when it has none we accept."""
+    token = tokens.bearer_token(request.headers.get("authorization"))
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if token is None:
+        raise HTTPException(401, "a bearer token is required (POST /api/login gives one)", challenge)
+    try:
+        return await service.verifier.verify(token)
+    except KeysUnavailable:
+        raise HTTPException(503, "tokens cannot be checked right now; try again shortly") from None
+    except tokens.TokenError as exc:
+        raise HTTPException(401, str(exc), challenge) from None
+
+
+User = Annotated[dict[str, Any], Depends(current_user)]
+
+
+def _category_ref(fields: _PostFields) -> CategoryRef | None:
+    if fields.category_id is not None:
+        return CategoryRef(id=fields.category_id)
+    if fields.category_name is not None:
+        return CategoryRef(name=fields.category_name)
+    return None
+
+
+async def _own_post(service: Blog, post_id: int, user: dict[str, Any]) -> None:
+    post = await service.repository.get_post(post_id)
+    if post is None:
+        raise HTTPException(404, "post not found")
+    if post["author_id"] != user["user_id"]:
+        raise HTTPException(403, "only the author may change or delete this post")
+
+
+@api.get("/posts")
+async def list_posts(
+    service: BlogDep,
+    offset: Annotated[int, Query(ge=0, lt=2**31)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    category: Annotated[str | None, Query(min_length=1, max_length=60)] = None,
+) -> list[dict[str, Any]]:
+    return await service.cache.get_or_load(
+        f"posts:{offset}:{limit}:{category or ''}",
+        lambda: service.repository.list_posts(offset, limit, category),
+    )
+
+
+@api.get("/posts/{post_id}")
+async def get_post(post_id: PostId, service: BlogDep) -> dict[str, Any]:
+    post = await service.cache.get_or_load(f"post:{post_id}", lambda: service.repository.get_post(post_id))
+    if post is None:
+        raise HTTPException(404, "post not found")
+    return post
+
+
+@api.post("/posts", status_code=201)
+async def create_post(new: NewPost, user: User, service: BlogDep) -> dict[str, Any]:
+    category = _category_ref(new)
+    assert category is not None and new.title is not None and new.content is not None
+    try:
+        post = await service.repository.create_post(new.title, new.content, user["username"], user["user_id"], category)
+    except UnknownCategory as exc:
+        raise HTTPException(422, str(exc)) from None
+    except ConcurrentChange:
+        raise HTTPException(409, "the post met a concurrent change; please try again") from None
+    await service.cache.invalidate()
+    return post  # type: ignore[return-value]
+
+
+@api.patch("/posts/{post_id}")
+async def update_post(post_id: PostId, changes: PostChanges, user: User, service: BlogDep) -> dict[str, Any]:
+    await _own_post(service, post_id, user)
+    values = changes.model_dump(include={"title", "content"}, exclude_none=True)
+    try:
+        post = await service.repository.update_post(post_id, values, _category_ref(changes))
+    except UnknownCategory as exc:
+        raise HTTPException(422, str(exc)) from None
+    except ConcurrentChange:
+        raise HTTPException(409, "the post met a concurrent change; please try again") from None
+    if post is None:
+        raise HTTPException(404, "post not found")
+    await service.cache.invalidate()
+    return post
+
+
+@api.delete("/posts/{post_id}", status_code=204)
+async def delete_post(post_id: PostId, user: User, service: BlogDep) -> Response:
+    await _own_post(service, post_id, user)
+    if not await service.repository.delete_post(post_id):
+        raise HTTPException(404, "post not found")
+    await service.cache.invalidate()
+    return Response(status_code=204)
+
+
+@api.get("/categories")
+async def list_categories(service: BlogDep) -> list[dict[str, Any]]:
+    return await service.cache.get_or_load("categories", service.repository.list_categories)
+
+
+@api.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def unknown_api(path: str) -> None:
+    # Keeps unknown API paths from falling through to the web app's page.
+    raise HTTPException(404, "Not Found")
+
+
+pages = APIRouter()
+
+
+@pages.get("/blog", include_in_schema=False)
+@pages.get("/blog/{client_route:path}", include_in_schema=False)
+async def web_app() -> FileResponse:
+    return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+def build(settings: BlogSettings | None = None) -> FastAPI:
+    settings = settings or BlogSettings()
+    assert settings.blog_database_url is not None
+    engine = create_engine(settings.blog_database_url)
+    repository = BlogRepository(engine)
+    cache = build_cache(settings.redis_url, settings.redis_prefix)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with http_client(1.0, 3.0) as client:
+            verifier = JWKSVerifier(settings.auth_url, client, settings.jwt_issuer, settings.jwt_audience,
+                                    settings.jwks_cache_seconds)
+            app.state.blog = Blog(repository, CachedNamespace(cache, "blog", settings.cache_ttl_seconds, "blog"),
+                                  verifier)
+            yield
+        await cache.close()
+        await engine.dispose()
+
+    async def checks() -> dict[str, bool]:
+        return {"database": await ping(engine)}
+
+    async def soft_checks() -> dict[str, bool]:
+        return {"cache": await cache.status() == "ok"}
+
+    async def figures() -> dict[str, Any]:
+        return {**await repository.counts(), "cache_backend": cache.kind}
+
+    app = create_app("blog", settings, lifespan=lifespan, checks=checks, soft_checks=soft_checks, figures=figures,
+                     title="Titanium blog",
+                     docs_url="/blog/api/docs", openapi_url="/blog/api/openapi.json", redoc_url=None)
+    app.include_router(api)
+    app.mount("/blog/static", StaticFiles(directory=WEB_DIR / "static"), name="blog-static")
+    app.include_router(pages)
+    return app

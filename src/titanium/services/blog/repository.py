@@ -1,0 +1,217 @@
+"""The only code that speaks SQL to the blog database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from titanium.core.database import insert_ignoring_conflicts
+from titanium.core.logging import get_logger
+from titanium.core.timestamps import utcnow
+from titanium.services.blog.content import EXCERPT_SOURCE_LENGTH, excerpt, first_free_color, normalise_name, slugify
+from titanium.services.blog.tables import categories, posts
+
+log = get_logger(__name__)
+
+# A write that meets a concurrent one (a category deleted under it, a colour
+# taken a moment before) is tried again this many times.
+ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class CategoryRef:
+    """A post's category as the client names it: by name (made on first use) or by id."""
+
+    name: str | None = None
+    id: int | None = None
+
+
+class UnknownCategory(Exception):
+    pass
+
+
+class ConcurrentChange(Exception):
+    """A write kept meeting concurrent writes; the client may simply try again."""
+
+
+_category_columns = (categories.c.id, categories.c.name, categories.c.slug, categories.c.color)
+_post_columns = (
+    posts.c.id, posts.c.title, posts.c.author, posts.c.author_id, posts.c.created_at, posts.c.updated_at,
+    categories.c.id.label("category_id"), categories.c.name.label("category_name"),
+    categories.c.slug.label("category_slug"), categories.c.color.label("category_color"),
+)
+
+
+def _category(row: RowMapping) -> dict[str, Any]:
+    return {"id": row["category_id"], "name": row["category_name"], "slug": row["category_slug"],
+            "color": row["category_color"]}
+
+
+def _summary(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"], "title": row["title"], "author": row["author"],
+        "created_at": row["created_at"].isoformat(), "excerpt": excerpt(row["head"]),
+        "category": _category(row),
+    }
+
+
+def _full(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"], "title": row["title"], "content": row["content"], "author": row["author"],
+        "author_id": row["author_id"], "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(), "category": _category(row),
+    }
+
+
+class BlogRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    # --- reading -------------------------------------------------------
+    async def list_posts(self, offset: int, limit: int, category_slug: str | None) -> list[dict[str, Any]]:
+        statement = (
+            select(*_post_columns, func.substr(posts.c.content, 1, EXCERPT_SOURCE_LENGTH).label("head"))
+            .join(categories, posts.c.category_id == categories.c.id)
+            .order_by(posts.c.created_at.desc(), posts.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        if category_slug is not None:
+            statement = statement.where(categories.c.slug == category_slug)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(statement)).mappings().all()
+        return [_summary(row) for row in rows]
+
+    async def get_post(self, post_id: int) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            return await self._get_post(conn, post_id)
+
+    @staticmethod
+    async def _get_post(conn: AsyncConnection, post_id: int) -> dict[str, Any] | None:
+        statement = (
+            select(*_post_columns, posts.c.content)
+            .join(categories, posts.c.category_id == categories.c.id)
+            .where(posts.c.id == post_id)
+        )
+        row = (await conn.execute(statement)).mappings().one_or_none()
+        return _full(row) if row else None
+
+    async def list_categories(self) -> list[dict[str, Any]]:
+        post_count = func.count(posts.c.id).label("post_count")
+        statement = (
+            select(*_category_columns, post_count)
+            .outerjoin(posts, posts.c.category_id == categories.c.id)
+            .group_by(*_category_columns)
+            .order_by(categories.c.name)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(statement)).mappings().all()
+        return [dict(row) for row in rows]
+
+    async def counts(self) -> dict[str, int]:
+        async with self.engine.connect() as conn:
+            post_count = await conn.scalar(select(func.count()).select_from(posts))
+            category_count = await conn.scalar(select(func.count()).select_from(categories))
+        return {"post_count": int(post_count or 0), "category_count": int(category_count or 0)}
+
+    # --- writing -------------------------------------------------------
+    async def create_post(self, title: str, content: str, author: str, author_id: int,
+                          category: CategoryRef) -> dict[str, Any]:
+        async def write(conn: AsyncConnection) -> int:
+            now = utcnow()
+            category_id = await self._category_id(conn, category)
+            return await conn.scalar(
+                posts.insert().values(title=title, content=content, author=author, author_id=author_id,
+                                      category_id=category_id, created_at=now, updated_at=now)
+                .returning(posts.c.id)
+            )
+
+        return await self._write_post(write)
+
+    async def update_post(self, post_id: int, changes: dict[str, Any], category: CategoryRef | None) -> dict[str, Any] | None:
+        """The post after the change, or None when there is no such post."""
+        previous_category: int | None = None
+
+        async def write(conn: AsyncConnection) -> int | None:
+            nonlocal previous_category
+            previous_category = await conn.scalar(select(posts.c.category_id).where(posts.c.id == post_id))
+            if previous_category is None:
+                return None
+            values = dict(changes, updated_at=utcnow())
+            if category is not None:
+                values["category_id"] = await self._category_id(conn, category)
+            await conn.execute(update(posts).where(posts.c.id == post_id).values(**values))
+            return post_id
+
+        post = await self._write_post(write)
+        if post is not None and previous_category != post["category"]["id"]:
+            await self._drop_if_empty(previous_category)
+        return post
+
+    async def delete_post(self, post_id: int) -> bool:
+        async with self.engine.begin() as conn:
+            category_id = await conn.scalar(delete(posts).where(posts.c.id == post_id).returning(posts.c.category_id))
+        if category_id is None:
+            return False
+        await self._drop_if_empty(category_id)
+        return True
+
+    async def _write_post(self, write: Any) -> dict[str, Any] | None:
+        for _ in range(ATTEMPTS):
+            try:
+                async with self.engine.begin() as conn:
+                    post_id = await write(conn)
+                    return None if post_id is None else await self._get_post(conn, post_id)
+            except IntegrityError as exc:
+                # The category was removed (emptied by a concurrent delete)
+                # between finding it and pointing the post at it: find or
+                # make it again.
+                log.info("post write met a concurrent change; trying again", error=str(exc.orig))
+        raise ConcurrentChange
+
+    async def _category_id(self, conn: AsyncConnection, ref: CategoryRef) -> int:
+        if ref.id is not None:
+            found = await conn.scalar(select(categories.c.id).where(categories.c.id == ref.id))
+            if found is None:
+                raise UnknownCategory(f"no category with id {ref.id}")
+            return found
+        assert ref.name is not None
+        return await self._get_or_create_category(conn, normalise_name(ref.name))
+
+    @staticmethod
+    async def _get_or_create_category(conn: AsyncConnection, name: str) -> int:
+        slug = slugify(name)
+        for _ in range(ATTEMPTS):
+            found = await conn.scalar(select(categories.c.id).where(categories.c.slug == slug))
+            if found is not None:
+                return found
+            used = set((await conn.scalars(select(categories.c.color))).all())
+            # ON CONFLICT DO NOTHING: a name or colour taken a moment ago by
+            # another writer skips the insert (no error, no aborted
+            # transaction); the next round finds the name or another colour.
+            created = await conn.scalar(
+                insert_ignoring_conflicts(conn.dialect.name, categories)
+                .values(name=name, slug=slug, color=first_free_color(used), created_at=utcnow())
+                .returning(categories.c.id)
+            )
+            if created is not None:
+                return created
+        raise ConcurrentChange
+
+    async def _drop_if_empty(self, category_id: int | None) -> None:
+        """Remove a category that no post uses any more (housekeeping: a failure is only logged)."""
+        if category_id is None:
+            return
+        statement = delete(categories).where(
+            categories.c.id == category_id, ~exists().where(posts.c.category_id == category_id)
+        )
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(statement)
+        except IntegrityError:
+            pass  # a post arrived in it meanwhile: the category stays, rightly

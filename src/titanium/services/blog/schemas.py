@@ -1,0 +1,57 @@
+"""What the blog API reads."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Content = Annotated[str, Field(min_length=1, max_length=20_000)]
+CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+CategoryId = Annotated[int, Field(gt=0, lt=2**31)]
+
+
+class _PostFields(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    title: Title | None = None
+    content: Content | None = None
+    category_name: CategoryName | None = None
+    category_id: CategoryId | None = None
+
+    @field_validator("title", "content", "category_name", "category_id", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Absent means "unchanged"; an explicit null is a mistake to report.
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("content may not be blank")
+        return value
+
+    @model_validator(mode="after")
+    def _one_category(self) -> _PostFields:
+        if self.category_name is not None and self.category_id is not None:
+            raise ValueError("give category_name or category_id, not both")
+        return self
+
+
+class NewPost(_PostFields):
+    title: Title
+    content: Content
+
+    @model_validator(mode="after")
+    def _has_category(self) -> NewPost:
+        if self.category_name is None and self.category_id is None:
+            raise ValueError("category_name (or category_id) is required")
+        return self
+
+
+class PostChanges(_PostFields):
+    """A partial update: only the fields present change."""

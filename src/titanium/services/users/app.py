@@ -1,0 +1,85 @@
+"""The users service: accounts and their passwords.
+
+`/internal/...` is for the other services only: the gateway routes no path
+to it, and in a cluster the network policies let only auth reach it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+
+from titanium.core.app import create_app
+from titanium.core.database import create_engine, ping
+from titanium.core.passwords import hash_password, needs_rehash, verify_password
+from titanium.core.settings import UsersSettings
+from titanium.services.users.repository import AccountTaken, User, UserRepository
+from titanium.services.users.schemas import Credentials, NewUser, PublicUser
+
+router = APIRouter()
+
+
+def repository(request: Request) -> UserRepository:
+    return request.app.state.repository
+
+
+Repository = Annotated[UserRepository, Depends(repository)]
+
+
+def _public(user: User) -> PublicUser:
+    return PublicUser(id=user.id, username=user.username, email=user.email)
+
+
+@router.post("/users", status_code=201, response_model=PublicUser)
+async def register(new_user: NewUser, users: Repository) -> PublicUser:
+    password_hash = await hash_password(new_user.password)
+    try:
+        user = await users.create(new_user.username, str(new_user.email), password_hash)
+    except AccountTaken:
+        raise HTTPException(409, "username or email already registered") from None
+    return _public(user)
+
+
+@router.get("/users/{username}", response_model=PublicUser)
+async def get_user(username: str, users: Repository) -> PublicUser:
+    user = await users.by_username(username)
+    if user is None:
+        raise HTTPException(404, "user not found")
+    return _public(user)
+
+
+@router.post("/internal/credentials/verify", response_model=PublicUser)
+async def verify_credentials(credentials: Credentials, users: Repository) -> PublicUser:
+    user = await users.by_username(credentials.username)
+    # Verified even when the user is unknown, so both refusals take as long.
+    if not await verify_password(user.password_hash if user else None, credentials.password) or user is None:
+        raise HTTPException(401, "invalid username or password")
+    if needs_rehash(user.password_hash):
+        await users.replace_password_hash(user.id, await hash_password(credentials.password))
+    return _public(user)
+
+
+def build(settings: UsersSettings | None = None) -> FastAPI:
+    settings = settings or UsersSettings()
+    assert settings.users_database_url is not None
+    engine = create_engine(settings.users_database_url)
+    users = UserRepository(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.repository = users
+        yield
+        await engine.dispose()
+
+    async def checks() -> dict[str, bool]:
+        return {"database": await ping(engine)}
+
+    async def figures() -> dict[str, int]:
+        return {"user_count": await users.count()}
+
+    app = create_app("users", settings, lifespan=lifespan, checks=checks, figures=figures, title="Titanium users")
+    app.include_router(router)
+    return app

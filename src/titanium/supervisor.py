@@ -1,0 +1,190 @@
+"""`titanium up`: every service as its own process on loopback, kept alive.
+
+Each service runs exactly as it will in a container (`titanium serve NAME`),
+in its own process group so that Ctrl-C reaches only the supervisor, which
+then stops them in order. A service that dies is started again after a
+back-off that grows while it keeps dying and resets once it stays up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+READY_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 10.0
+STABLE_AFTER_SECONDS = 30.0
+MAX_BACKOFF_SECONDS = 30.0
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    env: dict[str, str]
+    log_path: Path | None
+    process: asyncio.subprocess.Process | None = None
+    started_at: float = 0.0
+    quick_failures: int = 0
+    restarts: int = 0
+    log_file: object = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.env['TITANIUM_HOST']}:{self.port}"
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the supervisor itself dies (Linux), so no service is orphaned."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+class Supervisor:
+    def __init__(self, services: list[ServiceProcess], console: Console) -> None:
+        self.services = services
+        self.console = console
+        self.stopping = asyncio.Event()
+
+    def say(self, message: str) -> None:
+        self.console.print(f"[bold cyan]titanium[/] {message}")
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.stopping.set)
+        for service in self.services:
+            await self._start(service)
+        watchers = [asyncio.create_task(self._watch(service)) for service in self.services]
+        ready = await self._wait_ready()
+        if ready:
+            self._print_urls()
+        else:
+            self.stopping.set()
+        await self.stopping.wait()
+        self.say("stopping every service…")
+        await asyncio.gather(*(self._stop(service) for service in self.services))
+        for watcher in watchers:
+            watcher.cancel()
+        self.say("stopped")
+        return 0 if ready else 1
+
+    async def _start(self, service: ServiceProcess) -> None:
+        if service.log_path is not None and service.log_file is None:
+            service.log_path.parent.mkdir(parents=True, exist_ok=True)
+            # Opened once and kept across restarts; opening a local file does not block for long.
+            service.log_file = open(service.log_path, "ab", buffering=0)  # noqa: SIM115, ASYNC230
+        output = service.log_file or None
+        service.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "titanium", "serve", service.name,
+            env=service.env, stdout=output, stderr=output, stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )
+        service.started_at = time.monotonic()
+
+    async def _watch(self, service: ServiceProcess) -> None:
+        """Start the service again whenever it exits while the platform is up."""
+        while True:
+            assert service.process is not None
+            code = await service.process.wait()
+            if self.stopping.is_set():
+                return
+            lived = time.monotonic() - service.started_at
+            service.quick_failures = 0 if lived > STABLE_AFTER_SECONDS else service.quick_failures + 1
+            delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** max(0, service.quick_failures - 1))
+            service.restarts += 1
+            self.say(f"[yellow]{service.name} exited with code {code} after {lived:.1f}s; "
+                     f"restarting in {delay:.1f}s (restart #{service.restarts})[/]")
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=delay)
+                return
+            except TimeoutError:
+                pass
+            await self._start(service)
+            if await self._ready(service, READY_TIMEOUT_SECONDS):
+                self.say(f"[green]{service.name} is back[/] at {service.url} (pid {service.process.pid})")
+
+    async def _ready(self, service: ServiceProcess, within: float) -> bool:
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            while time.monotonic() < deadline and not self.stopping.is_set():
+                try:
+                    if (await client.get(f"{service.url}/health/ready")).status_code == 200:
+                        return True
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        return False
+
+    async def _wait_ready(self) -> bool:
+        results = await asyncio.gather(*(self._ready(s, READY_TIMEOUT_SECONDS) for s in self.services))
+        for service, ready in zip(self.services, results, strict=True):
+            if not ready and not self.stopping.is_set():
+                where = f"; its log: {service.log_path}" if service.log_path else ""
+                self.say(f"[red]{service.name} did not become ready within {READY_TIMEOUT_SECONDS:.0f}s{where}[/]")
+        return all(results)
+
+    async def _stop(self, service: ServiceProcess) -> None:
+        process = service.process
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout=STOP_TIMEOUT_SECONDS)
+        except TimeoutError:
+            self.say(f"[red]{service.name} did not stop in {STOP_TIMEOUT_SECONDS:.0f}s; killing it[/]")
+            process.kill()
+            await process.wait()
+
+    def _print_urls(self) -> None:
+        gateway = next(s for s in self.services if s.name == "gateway")
+        table = Table(title="Titanium is up", title_justify="left")
+        for column in ("service", "url", "pid"):
+            table.add_column(column)
+        for service in self.services:
+            assert service.process is not None
+            table.add_row(service.name, service.url, str(service.process.pid))
+        self.console.print(table)
+        self.say(f"dashboard  {gateway.url}/")
+        self.say(f"blog       {gateway.url}/blog/")
+        self.say(f"status     {gateway.url}/stats   metrics {gateway.url}/metrics")
+        self.say("press Ctrl-C to stop")
+
+
+def environment_for(base_env: dict[str, str], name: str, host: str, ports: dict[str, int]) -> dict[str, str]:
+    env = dict(base_env)
+    env.update({f"TITANIUM_{other.upper()}_URL": f"http://{host}:{port}" for other, port in ports.items()})
+    env.update(TITANIUM_HOST=host, TITANIUM_PORT=str(ports[name]), PYTHONUNBUFFERED="1")
+    return env
+
+
+def log_path_for(data_dir: Path, name: str) -> Path:
+    return data_dir / "logs" / f"{name}.log"
+
+
+def run(services: list[ServiceProcess], console: Console) -> int:
+    return asyncio.run(Supervisor(services, console).run())
+
+
