@@ -6,12 +6,13 @@ into the async drivers' forms here, so configuration never names a driver.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from sqlalchemy import Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import Insert
 
 _ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
@@ -82,3 +83,14 @@ def insert_ignoring_conflicts(dialect_name: str, table: Table) -> Insert:
     """
     dialect_insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     return dialect_insert(table).on_conflict_do_nothing()
+
+
+async def lock_for_transaction(conn: AsyncConnection, name: str) -> None:
+    """Serialise the transactions that take the lock `name`, until each ends.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite lets one writer
+    at a time anyway, so there is nothing to take.
+    """
+    if conn.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

@@ -10,7 +10,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from titanium.core.database import insert_ignoring_conflicts
+from titanium.core.database import insert_ignoring_conflicts, lock_for_transaction
 from titanium.core.logging import get_logger
 from titanium.core.timestamps import utcnow
 from titanium.services.blog.content import EXCERPT_SOURCE_LENGTH, excerpt, first_free_color, normalise_name, slugify
@@ -186,21 +186,31 @@ class BlogRepository:
     @staticmethod
     async def _get_or_create_category(conn: AsyncConnection, name: str) -> int:
         slug = slugify(name)
+        found = await conn.scalar(select(categories.c.id).where(categories.c.slug == slug))
+        if found is not None:
+            return found
+        # New categories are made one at a time, so that each sees the
+        # colours of the one before and takes another. The lock lasts until
+        # this post's transaction ends; only first uses of a name take it.
+        await lock_for_transaction(conn, "blog.categories.create")
+        tried: set[str] = set()
         for _ in range(ATTEMPTS):
             found = await conn.scalar(select(categories.c.id).where(categories.c.slug == slug))
             if found is not None:
                 return found
             used = set((await conn.scalars(select(categories.c.color))).all())
-            # ON CONFLICT DO NOTHING: a name or colour taken a moment ago by
-            # another writer skips the insert (no error, no aborted
-            # transaction); the next round finds the name or another colour.
+            color = first_free_color(used | tried)
+            # ON CONFLICT DO NOTHING as a second guard: a conflict skips the
+            # insert (no error, no aborted transaction) and the next round
+            # finds the name or takes another colour.
             created = await conn.scalar(
                 insert_ignoring_conflicts(conn.dialect.name, categories)
-                .values(name=name, slug=slug, color=first_free_color(used), created_at=utcnow())
+                .values(name=name, slug=slug, color=color, created_at=utcnow())
                 .returning(categories.c.id)
             )
             if created is not None:
                 return created
+            tried.add(color)
         raise ConcurrentChange
 
     async def _drop_if_empty(self, category_id: int | None) -> None:

@@ -1,0 +1,97 @@
+"""What every test shares: the real PostgreSQL and Redis servers, each test run in its own database and key space.
+
+Nothing here is mocked. When a server is missing, the tests that need it
+fail and say how to start it; they are never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from titanium.core import migrations
+
+POSTGRES_SERVER = os.environ.get("TITANIUM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+REDIS_SERVER = os.environ.get("TITANIUM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+START_REDIS = "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = make_url(url)
+    try:
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    if not _reachable(POSTGRES_SERVER, 5432):
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_SERVER} (TITANIUM_TEST_POSTGRES_URL). "
+                    f"Start it, e.g.: {START_POSTGRES}", pytrace=False)
+    return POSTGRES_SERVER
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    if not _reachable(REDIS_SERVER.replace("redis://", "postgresql://"), 6379):
+        pytest.fail(f"Redis is not reachable at {REDIS_SERVER} (TITANIUM_TEST_REDIS_URL). "
+                    f"Start it, e.g.: {START_REDIS}", pytrace=False)
+    return REDIS_SERVER
+
+
+class PostgresDatabases:
+    """Fresh databases on the test server, each dropped at the end of the run."""
+
+    def __init__(self, server: str) -> None:
+        self.server = make_url(server)
+        self.run_id = uuid.uuid4().hex[:8]
+        self.created: list[str] = []
+
+    def new(self, purpose: str) -> str:
+        name = f"titanium_test_{self.run_id}_{purpose}_{len(self.created)}"
+        url = self.server.set(database=name).render_as_string(hide_password=False)
+        migrations.ensure_database(url)
+        self.created.append(name)
+        return url
+
+    def drop_all(self) -> None:
+        async def drop() -> None:
+            admin = create_async_engine(self.server.set(drivername="postgresql+asyncpg", database="postgres"),
+                                        poolclass=NullPool, isolation_level="AUTOCOMMIT")
+            async with admin.connect() as conn:
+                for name in self.created:
+                    await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await admin.dispose()
+
+        asyncio.run(drop())
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_server: str) -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(postgres_server)
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def redis_prefix(redis_server: str) -> Iterator[str]:
+    """A key space of this run's own; every key under it is deleted afterwards."""
+    prefix = f"titanium-test-{uuid.uuid4().hex[:8]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_server)
+    for key in client.scan_iter(match=f"{prefix}*", count=500):
+        client.delete(key)
+    client.close()

@@ -1,0 +1,60 @@
+"""The cache on a real Redis, and what happens when Redis is not there."""
+
+import pytest
+
+from titanium.core.cache import CachedNamespace, RedisCache, SafeCache, build_cache, redis_client
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+@pytest.fixture
+async def redis_cache(redis_server, redis_prefix):
+    cache = SafeCache(RedisCache(redis_client(redis_server), redis_prefix))
+    yield cache
+    await cache.close()
+
+
+def counting_loader(values):
+    async def load():
+        values.append(len(values) + 1)
+        return {"loaded": values[-1]}
+
+    return load
+
+
+async def test_values_are_shared_between_two_clients_and_invalidated_for_both(redis_server, redis_prefix):
+    first = CachedNamespace(SafeCache(RedisCache(redis_client(redis_server), redis_prefix)), "shared", 60, "test")
+    second = CachedNamespace(SafeCache(RedisCache(redis_client(redis_server), redis_prefix)), "shared", 60, "test")
+    loads: list[int] = []
+    assert await first.get_or_load("k", counting_loader(loads)) == {"loaded": 1}
+    assert await second.get_or_load("k", counting_loader(loads)) == {"loaded": 1}
+    await second.invalidate()
+    assert await first.get_or_load("k", counting_loader(loads)) == {"loaded": 2}
+    assert loads == [1, 2]
+    await first.cache.close()
+    await second.cache.close()
+
+
+async def test_entries_expire_in_redis(redis_cache):
+    await redis_cache.set_json("short", {"a": 1}, ttl=0.05)
+    assert await redis_cache.get_json("short") == {"a": 1}
+    assert await redis_cache.inner._client.pttl(f"{redis_cache.inner._prefix}:short") <= 50
+
+
+async def test_a_dead_redis_is_a_miss_not_an_error():
+    cache = build_cache(DEAD_REDIS, "titanium-test")
+    namespace = CachedNamespace(cache, "dead", 60, "test")
+    loads: list[int] = []
+    assert await namespace.get_or_load("k", counting_loader(loads)) == {"loaded": 1}
+    assert await namespace.get_or_load("k", counting_loader(loads)) == {"loaded": 2}
+    await namespace.invalidate()
+    assert await cache.status() == "error"
+    await cache.close()
+
+
+async def test_after_a_failure_redis_is_left_alone_for_a_pause():
+    cache = build_cache(DEAD_REDIS, "titanium-test")
+    assert cache.available
+    assert await cache.get("k") is None
+    assert not cache.available  # the next requests do not wait on a dead server
+    await cache.close()

@@ -1,0 +1,42 @@
+import pytest
+from pydantic import ValidationError
+
+from titanium.core.settings import AuthSettings, BlogSettings, GatewaySettings, UsersSettings
+
+
+def test_the_embedded_default_uses_sqlite_files_in_the_data_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("TITANIUM_DATA_DIR", str(tmp_path))
+    assert UsersSettings().users_database_url == f"sqlite:///{tmp_path / 'users.db'}"
+    assert BlogSettings().blog_database_url == f"sqlite:///{tmp_path / 'blog.db'}"
+    assert BlogSettings().redis_url is None
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("TITANIUM_BLOG_URL", "http://blog:8005")
+    monkeypatch.setenv("TITANIUM_UPSTREAM_READ_TIMEOUT", "2.5")
+    settings = GatewaySettings()
+    assert settings.blog_url == "http://blog:8005"
+    assert settings.upstream_read_timeout == 2.5
+    assert settings.port == 8000
+
+
+def test_production_refuses_to_start_without_a_signing_key(monkeypatch):
+    monkeypatch.setenv("TITANIUM_ENV", "production")
+    with pytest.raises(ValidationError, match="TITANIUM_JWT_PRIVATE_KEY"):
+        AuthSettings()
+    monkeypatch.setenv("TITANIUM_JWT_PRIVATE_KEY_FILE", "/run/secrets/jwt.pem")
+    assert AuthSettings().jwt_private_key_file is not None
+
+
+def test_production_refuses_the_sqlite_default(monkeypatch):
+    monkeypatch.setenv("TITANIUM_ENV", "production")
+    with pytest.raises(ValidationError, match="TITANIUM_BLOG_DATABASE_URL"):
+        BlogSettings()
+    monkeypatch.setenv("TITANIUM_USERS_DATABASE_URL", "postgresql://u@db/titanium_users")
+    assert UsersSettings().users_database_url == "postgresql://u@db/titanium_users"
+
+
+def test_nonsense_is_refused(monkeypatch):
+    monkeypatch.setenv("TITANIUM_MAX_BODY_BYTES", "-1")
+    with pytest.raises(ValidationError):
+        GatewaySettings()

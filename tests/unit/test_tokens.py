@@ -1,0 +1,93 @@
+import time
+
+import jwt
+import pytest
+
+from titanium.core import tokens
+
+
+@pytest.fixture
+def issuer():
+    return tokens.TokenIssuer(tokens.load_private_key(tokens.generate_private_key_pem()), "titanium-auth", "titanium", 60)
+
+
+def keys_of(issuer):
+    return tokens.keys_from_jwks({"keys": [issuer.jwk]})
+
+
+def test_an_issued_token_verifies_against_the_published_key(issuer):
+    claims = tokens.verify(issuer.issue(7, "alice"), keys_of(issuer), "titanium-auth", "titanium")
+    assert claims["user_id"] == 7 and claims["username"] == "alice" and claims["sub"] == "7"
+    assert {"exp", "iat", "iss", "aud", "jti"} <= claims.keys()
+    assert claims["exp"] - claims["iat"] == 60
+
+
+def test_every_token_has_its_own_id(issuer):
+    first = tokens.verify(issuer.issue(1, "a"), keys_of(issuer), "titanium-auth", "titanium")
+    second = tokens.verify(issuer.issue(1, "a"), keys_of(issuer), "titanium-auth", "titanium")
+    assert first["jti"] != second["jti"]
+
+
+def test_the_jwks_is_public_only(issuer):
+    assert set(issuer.jwk) == {"kty", "crv", "x", "kid", "use", "alg"}
+    assert issuer.jwk["kty"] == "OKP" and issuer.jwk["crv"] == "Ed25519"
+
+
+def test_an_expired_token_is_refused(issuer):
+    now = int(time.time())
+    claims = {"sub": "1", "user_id": 1, "username": "a", "iss": "titanium-auth", "aud": "titanium",
+              "iat": now - 120, "exp": now - 60, "jti": "x"}
+    token = jwt.encode(claims, issuer.private_key, algorithm="EdDSA", headers={"kid": issuer.jwk["kid"]})
+    with pytest.raises(tokens.TokenError, match="expired"):
+        tokens.verify(token, keys_of(issuer), "titanium-auth", "titanium")
+
+
+def test_a_token_for_another_audience_or_issuer_is_refused(issuer):
+    token = issuer.issue(1, "a")
+    with pytest.raises(tokens.TokenError):
+        tokens.verify(token, keys_of(issuer), "titanium-auth", "someone-else")
+    with pytest.raises(tokens.TokenError):
+        tokens.verify(token, keys_of(issuer), "another-issuer", "titanium")
+
+
+def test_a_token_signed_by_another_key_is_refused(issuer):
+    stranger = tokens.TokenIssuer(tokens.load_private_key(tokens.generate_private_key_pem()), "titanium-auth", "titanium", 60)
+    with pytest.raises(tokens.UnknownKeyError):
+        tokens.verify(stranger.issue(1, "a"), keys_of(issuer), "titanium-auth", "titanium")
+    forged = stranger.issue(1, "a")
+    header = jwt.get_unverified_header(forged)
+    assert header["kid"] != issuer.jwk["kid"]
+
+
+def test_a_tampered_token_is_refused(issuer):
+    head, payload, signature = issuer.issue(1, "alice").split(".")
+    other_payload = issuer.issue(2, "mallory").split(".")[1]
+    with pytest.raises(tokens.TokenError):
+        tokens.verify(f"{head}.{other_payload}.{signature}", keys_of(issuer), "titanium-auth", "titanium")
+
+
+def test_an_unsigned_token_is_refused(issuer):
+    token = jwt.encode({"sub": "1"}, key=None, algorithm="none", headers={"kid": issuer.jwk["kid"]})
+    with pytest.raises(tokens.TokenError):
+        tokens.verify(token, keys_of(issuer), "titanium-auth", "titanium")
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("Bearer abc.def.ghi", "abc.def.ghi"),
+    ("bearer abc", "abc"),
+    (None, None),
+    ("", None),
+    ("Basic abc", None),
+    ("Bearer", None),
+    ("Bearer a b", None),
+])
+def test_bearer_header_parsing(header, expected):
+    assert tokens.bearer_token(header) == expected
+
+
+def test_the_embedded_key_is_made_once_and_kept(tmp_path):
+    path = tmp_path / "keys" / "jwt.pem"
+    first = tokens.load_or_create_key_file(path)
+    second = tokens.load_or_create_key_file(path)
+    assert tokens.public_jwk(first.public_key()) == tokens.public_jwk(second.public_key())
+    assert path.stat().st_mode & 0o777 == 0o600
