@@ -19,8 +19,8 @@ from titanium.core.settings import DEFAULT_PORTS, BlogSettings, UsersSettings
 from titanium.supervisor import ServiceProcess, environment_for, log_path_for, port_in_use, run
 
 app = typer.Typer(help="Titanium: a cloud-native blog platform.", no_args_is_help=True, add_completion=False)
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class Service(StrEnum):

@@ -60,7 +60,7 @@ def test_a_token_signed_by_another_key_is_refused(issuer):
 
 
 def test_a_tampered_token_is_refused(issuer):
-    head, payload, signature = issuer.issue(1, "alice").split(".")
+    head, _payload, signature = issuer.issue(1, "alice").split(".")
     other_payload = issuer.issue(2, "mallory").split(".")[1]
     with pytest.raises(tokens.TokenError):
         tokens.verify(f"{head}.{other_payload}.{signature}", keys_of(issuer), "titanium-auth", "titanium")

@@ -46,21 +46,39 @@ def _request_headers(request: Request, trusted_hops: int) -> list[tuple[bytes, b
     return headers
 
 
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+# Errors after which no answer came: a kept-alive connection the service
+# closed (it restarted, or dropped idle connections) shows as one of these.
+_RETRYABLE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
 async def forward(client: httpx.AsyncClient, request: Request, upstream: str, base_url: str, path: str,
                   trusted_hops: int) -> Response:
+    """The service's answer to `request`, streamed; a JSON 502/503/504 when it gives none.
+
+    Idempotent requests are tried once more on a fresh connection; others
+    never, since they may have been acted on.
+    """
     query = request.scope.get("query_string", b"")
     url = httpx.URL(base_url + path, query=query)
     has_body = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") or "content-length" in request.headers
-    outgoing = client.build_request(
-        request.method, url, headers=_request_headers(request, trusted_hops),
-        content=request.stream() if has_body else None,
-    )
-    try:
-        answer = await client.send(outgoing, stream=True)
-    except BodyTooLarge as exc:
-        return error_response(413, exc.detail)
-    except httpx.HTTPError as exc:
-        return _upstream_failure(upstream, exc)
+    attempts = 2 if request.method in _IDEMPOTENT else 1
+    for attempt in range(1, attempts + 1):
+        outgoing = client.build_request(
+            request.method, url, headers=_request_headers(request, trusted_hops),
+            content=request.stream() if has_body else None,
+        )
+        try:
+            answer = await client.send(outgoing, stream=True)
+            break
+        except BodyTooLarge as exc:
+            return error_response(413, exc.detail)
+        except _RETRYABLE as exc:
+            if attempt == attempts:
+                return _upstream_failure(upstream, exc)
+            log.info("retrying an idempotent request on a fresh connection", upstream=upstream, error=repr(exc))
+        except httpx.HTTPError as exc:
+            return _upstream_failure(upstream, exc)
     response = StreamingResponse(answer.aiter_raw(), status_code=answer.status_code,
                                  background=BackgroundTask(answer.aclose))
     # Raw pairs, not a dict: a repeated header (Set-Cookie) must stay repeated.

@@ -1,0 +1,70 @@
+"""The `titanium` command as an operator meets it: clear refusals, no stack traces."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import httpx
+
+from tests.platform.harness import free_port_block, wait_until
+
+
+def titanium(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "titanium", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout, check=False)
+
+
+def test_production_without_a_signing_key_refuses_to_start_and_says_why():
+    result = titanium("serve", "auth", env={"TITANIUM_ENV": "production"})
+    assert result.returncode == 2
+    assert "TITANIUM_JWT_PRIVATE_KEY" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_production_without_a_database_refuses_to_start():
+    result = titanium("serve", "blog", env={"TITANIUM_ENV": "production"})
+    assert result.returncode == 2 and "TITANIUM_BLOG_DATABASE_URL" in result.stderr
+
+
+def test_production_starts_with_a_key_from_a_file(tmp_path, postgres_databases):
+    key = tmp_path / "jwt.pem"
+    assert titanium("keygen", str(key)).returncode == 0
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert titanium("keygen", str(key)).returncode == 2, "an existing key is never overwritten"
+    port = free_port_block(1)
+    env = {**os.environ, "TITANIUM_ENV": "production", "TITANIUM_JWT_PRIVATE_KEY_FILE": str(key),
+           "TITANIUM_PORT": str(port)}
+    server = subprocess.Popen([sys.executable, "-m", "titanium", "serve", "auth"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        jwks = wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/auth/jwks").json(), what="auth up")
+        assert jwks["keys"][0]["crv"] == "Ed25519"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_migrate_creates_the_databases_and_can_run_again(postgres_databases):
+    users, blog = postgres_databases.new("cli_users"), postgres_databases.new("cli_blog")
+    env = {"TITANIUM_USERS_DATABASE_URL": users, "TITANIUM_BLOG_DATABASE_URL": blog}
+    for _ in range(2):
+        result = titanium("migrate", env=env)
+        assert result.returncode == 0, result.stderr
+        assert "migrating users" in result.stdout and "migrating blog" in result.stdout
+
+
+def test_migrate_reports_an_unreachable_database_without_a_trace():
+    result = titanium("migrate", "blog", env={"TITANIUM_BLOG_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x"})
+    assert result.returncode == 2 and "migrating blog failed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_up_refuses_ports_already_taken(tmp_path):
+    base = free_port_block()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", base + 5))
+        squatter.listen()
+        result = titanium("up", "--base-port", str(base), "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert f"blog ({base + 5})" in result.stderr

@@ -1,0 +1,74 @@
+"""The gateway as the one public entry: pages, status, metrics, request ids."""
+
+import re
+
+import httpx
+
+from tests.platform.harness import wait_until
+
+
+def test_the_pages_answer_html_with_no_asset_from_a_cdn(anonymous):
+    for path in ("/", "/blog/", "/blog/posts/3", "/blog"):
+        page = anonymous.http.get(path)
+        assert page.status_code == 200, path
+        assert page.headers["content-type"].startswith("text/html")
+        sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert sources and all(not s.startswith(("http:", "https:", "//")) for s in sources), sources
+        for source in sources:
+            if source.startswith(("/blog/static/", "/dashboard/static/")):
+                assert anonymous.http.get(source).status_code == 200, source
+
+
+def test_health_answers_while_the_gateway_serves(anonymous):
+    assert anonymous.http.get("/health").json()["status"] == "ok"
+
+
+def test_stats_has_an_entry_per_service_with_its_figures(anonymous, person):
+    person.create_post()
+    stats = anonymous.http.get("/stats").json()
+    assert set(stats) == {"gateway", "users", "auth", "blog", "dashboard"}
+    assert all(entry["service_status"] == "online" for entry in stats.values()), stats
+    assert stats["blog"]["post_count"] >= 1 and stats["blog"]["checks"] == {"database": "ok", "cache": "ok"}
+    assert stats["blog"]["cache_backend"] == "memory"
+    assert stats["users"]["user_count"] >= 1
+
+
+def test_metrics_are_prometheus_text_with_route_templates(anonymous):
+    anonymous.http.get("/blog/api/posts/1")
+    text = anonymous.http.get("/metrics").text
+    assert "# TYPE http_requests_total counter" in text
+    assert 'route="/blog/{rest:path}"' in text
+    assert 'route="/blog/api/posts/1"' not in text
+
+
+def test_a_request_id_is_made_when_absent_and_kept_when_given(anonymous):
+    made = anonymous.http.get("/blog/api/posts")
+    assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
+    given = anonymous.http.get("/blog/api/posts", headers={"X-Request-ID": "trace-me-123"})
+    assert given.headers["x-request-id"] == "trace-me-123"
+    hostile = anonymous.http.get("/blog/api/posts", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert hostile.headers["x-request-id"] != "bad id\twith spaces"
+
+
+def test_the_request_id_and_client_address_reach_the_service_logs(platform, anonymous):
+    anonymous.http.get("/blog/api/categories", headers={"X-Request-ID": "follow-me-across"})
+
+    def logged():
+        return "follow-me-across" in platform.log("blog")
+
+    wait_until(logged, timeout=10, what="the blog log line")
+    line = next(line for line in platform.log("blog").splitlines() if "follow-me-across" in line)
+    assert '"service": "blog"' in line and '"route": "/blog/api/categories"' in line
+
+
+def test_the_jwks_is_public(anonymous):
+    keys = anonymous.http.get("/.well-known/jwks.json").json()["keys"]
+    assert keys and all("d" not in key for key in keys)
+
+
+def test_an_external_forwarded_for_header_is_not_trusted(platform):
+    # A client that claims to be somebody else still spends its own budget.
+    client = httpx.Client(base_url=platform.url, transport=httpx.HTTPTransport(local_address="127.9.9.9"))
+    statuses = [client.post("/api/login", json={"username": f"x{i}", "password": "x"},
+                            headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code for i in range(31)]
+    assert statuses[-1] == 429

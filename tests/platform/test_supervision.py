@@ -1,0 +1,79 @@
+"""`titanium up` keeps the platform alive, and the gateway answers fast when a service is not."""
+
+import os
+import signal
+
+import pytest
+
+from tests.platform.conftest import PLATFORM_ENV
+from tests.platform.harness import Client, Platform, wait_until
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    """A platform of this module's own: these tests kill and freeze its services."""
+    running = Platform(tmp_path_factory.mktemp("supervised"), PLATFORM_ENV).start()
+    yield running
+    assert running.stop() == 0, running.output()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A zombie awaiting its parent counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_killed_service_is_restarted_and_serves_again(platform):
+    person = Client(platform.url).signed_up()
+    post_id = person.create_post(title="Survives").json()["id"]
+    old_pid = platform.pid_of("blog")
+    os.kill(old_pid, signal.SIGKILL)
+    wait_until(lambda: _gone(old_pid), what="the blog process to die")
+
+    down = person.http.get(f"/blog/api/posts/{post_id}")
+    assert down.status_code == 503 and "blog" in down.json()["detail"]
+
+    wait_until(lambda: platform.stats()["blog"]["service_status"] == "online", timeout=60, what="blog back online")
+    assert platform.pid_of("blog") != old_pid
+    assert person.http.get(f"/blog/api/posts/{post_id}").json()["title"] == "Survives"
+    assert "blog exited with code -9" in platform.output() and "restarting in" in platform.output()
+    wait_until(lambda: "blog is back" in platform.output(), what="the supervisor to report blog back")
+
+
+def test_a_dead_upstream_shows_offline_in_stats_while_the_rest_answer(platform):
+    old_pid = platform.pid_of("users")
+    os.kill(old_pid, signal.SIGKILL)
+    wait_until(lambda: _gone(old_pid), what="the users process to die")
+    stats = platform.stats()
+    assert stats["users"]["service_status"] == "offline"
+    assert stats["blog"]["service_status"] == "online"
+    wait_until(lambda: platform.stats()["users"]["service_status"] == "online", timeout=60, what="users back")
+
+
+def test_a_frozen_upstream_gives_504_not_a_hang(platform):
+    person = Client(platform.url)
+    pid = platform.pid_of("blog")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        answer = person.http.get("/blog/api/categories")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert answer.status_code == 504
+    assert answer.json()["detail"] == "the blog service did not answer in time"
+    wait_until(lambda: person.http.get("/blog/api/categories").status_code == 200, what="blog answering again")
+
+
+def test_sigterm_stops_every_service(tmp_path):
+    platform = Platform(tmp_path, PLATFORM_ENV).start()
+    pids = [platform.pid_of(name) for name in ("gateway", "users", "auth", "blog", "dashboard")]
+    platform.process.send_signal(signal.SIGTERM)
+    assert platform.process.wait(timeout=30) == 0
+    assert all(_gone(pid) for pid in pids)
+    assert "stopped" in platform.output()
