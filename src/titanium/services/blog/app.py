@@ -23,7 +23,7 @@ from titanium.core.http import http_client
 from titanium.core.jwks import JWKSVerifier, KeysUnavailable
 from titanium.core.settings import BlogSettings
 from titanium.services.blog.repository import BlogRepository, CategoryRef, ConcurrentChange, UnknownCategory
-from titanium.services.blog.schemas import NewPost, PostChanges, _PostFields
+from titanium.services.blog.schemas import NewPost, PostChanges, PostFields
 
 WEB_DIR = FilePath(__file__).parent / "web"
 PostId = Annotated[int, Path(ge=1, lt=2**31)]
@@ -64,7 +64,7 @@ async def current_user(request: Request, service: BlogDep) -> dict[str, Any]:
 User = Annotated[dict[str, Any], Depends(current_user)]
 
 
-def _category_ref(fields: _PostFields) -> CategoryRef | None:
+def _category_ref(fields: PostFields) -> CategoryRef | None:
     if fields.category_id is not None:
         return CategoryRef(id=fields.category_id)
     if fields.category_name is not None:

@@ -12,7 +12,7 @@ CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_lengt
 CategoryId = Annotated[int, Field(gt=0, lt=2**31)]
 
 
-class _PostFields(BaseModel):
+class PostFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     title: Title | None = None
@@ -36,13 +36,13 @@ class _PostFields(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _one_category(self) -> _PostFields:
+    def _one_category(self) -> PostFields:
         if self.category_name is not None and self.category_id is not None:
             raise ValueError("give category_name or category_id, not both")
         return self
 
 
-class NewPost(_PostFields):
+class NewPost(PostFields):
     title: Title
     content: Content
 
@@ -53,5 +53,5 @@ class NewPost(_PostFields):
         return self
 
 
-class PostChanges(_PostFields):
+class PostChanges(PostFields):
     """A partial update: only the fields present change."""
