@@ -72,3 +72,12 @@ def test_an_external_forwarded_for_header_is_not_trusted(platform):
     statuses = [client.post("/api/login", json={"username": f"x{i}", "password": "x"},
                             headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code for i in range(31)]
     assert statuses[-1] == 429
+
+
+def test_every_answer_carries_the_security_headers_once(anonymous):
+    for path in ("/", "/blog/", "/blog/api/posts", "/no/such/page"):
+        answer = anonymous.http.get(path)
+        assert answer.headers.get_list("x-content-type-options") == ["nosniff"], path
+        assert answer.headers.get_list("x-frame-options") == ["DENY"], path
+        assert "default-src 'self'" in answer.headers["content-security-policy"], path
+        assert len(answer.headers.get_list("content-security-policy")) == 1, path

@@ -189,7 +189,7 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
 
     app = create_app("blog", settings, lifespan=lifespan, checks=checks, soft_checks=soft_checks, figures=figures,
                      title="Titanium blog",
-                     docs_url="/blog/api/docs", openapi_url="/blog/api/openapi.json", redoc_url=None)
+                     docs_url=None, redoc_url=None, openapi_url="/blog/api/openapi.json")
     app.include_router(api)
     app.mount("/blog/static", StaticFiles(directory=WEB_DIR / "static"), name="blog-static")
     app.include_router(pages)

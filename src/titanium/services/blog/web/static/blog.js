@@ -35,7 +35,9 @@ async function api(path, options = {}) {
 
 function when(iso) { return new Date(iso).toLocaleString(); }
 function chip(category) {
-  return el("a", { class: "chip", href: `#/?category=${encodeURIComponent(category.slug)}`, style: `background:${category.color || "#475569"}` }, category.name);
+  const node = el("a", { class: "chip", href: `#/?category=${encodeURIComponent(category.slug)}` }, category.name);
+  node.style.background = category.color || "#475569"; // CSSOM, which the page's CSP allows; a style attribute it would not
+  return node;
 }
 
 function renderAccount() {
