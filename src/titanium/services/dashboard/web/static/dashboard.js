@@ -12,11 +12,19 @@ function element(tag, className, text) {
   return node;
 }
 
+function describe(value) {
+  if (value && typeof value === "object") {
+    const parts = Object.entries(value).map(([name, inner]) => `${name}: ${inner}`);
+    return parts.length ? parts.join(", ") : "—";
+  }
+  return String(value);
+}
+
 function figures(entry) {
   const shown = [];
   for (const [key, value] of Object.entries(entry)) {
     if (key === "service" || key === "service_status") continue;
-    shown.push([key.replace(/_/g, " "), typeof value === "object" ? JSON.stringify(value) : String(value)]);
+    shown.push([key.replace(/_/g, " "), describe(value)]);
   }
   return shown;
 }
