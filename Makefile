@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run run-prod migrate test lint clean
+.PHONY: install run run-prod migrate test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,6 @@ lint: install
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
+
+bench: install ## load the platform with k6 (loadtest/): P50/P95/P99, throughput, error rate
+	$(BIN)/python loadtest/run.py

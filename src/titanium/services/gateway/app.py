@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import aiohttp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,9 +23,8 @@ from starlette.routing import Route
 
 from titanium.core.app import create_app
 from titanium.core.errors import error_response
-from titanium.core.http import http_client
 from titanium.core.settings import GatewaySettings
-from titanium.services.gateway.proxy import forward
+from titanium.services.gateway.proxy import forward, upstream_session
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -88,8 +87,8 @@ def _endpoint(route: PublicRoute, settings: GatewaySettings) -> Callable[[Reques
         path = route.target(request)
         if path is None:
             return error_response(404, "Not Found")
-        client: httpx.AsyncClient = request.app.state.client
-        return await forward(client, request, route.service, base_url, path, settings.trusted_proxy_hops)
+        session: aiohttp.ClientSession = request.app.state.session
+        return await forward(session, request, route.service, base_url, path, settings.trusted_proxy_hops)
 
     return endpoint
 
@@ -99,9 +98,9 @@ def build(settings: GatewaySettings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with http_client(settings.upstream_connect_timeout, settings.upstream_read_timeout,
-                               max_connections=settings.upstream_max_connections) as client:
-            app.state.client = client
+        async with upstream_session(settings.upstream_connect_timeout, settings.upstream_read_timeout,
+                                    settings.upstream_max_connections) as session:
+            app.state.session = session
             yield
 
     async def figures() -> dict[str, Any]:

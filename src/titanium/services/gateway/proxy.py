@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import httpx
+from collections.abc import AsyncIterator
+
+import aiohttp
+from multidict import CIMultiDict
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from yarl import URL
 
 from titanium.core.errors import error_response
 from titanium.core.logging import get_logger
@@ -49,51 +53,98 @@ def _request_headers(request: Request, trusted_hops: int) -> list[tuple[bytes, b
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 # Errors after which no answer came: a kept-alive connection the service
 # closed (it restarted, or dropped idle connections) shows as one of these.
-_RETRYABLE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+_RETRYABLE = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
-async def forward(client: httpx.AsyncClient, request: Request, upstream: str, base_url: str, path: str,
+def upstream_session(connect_timeout: float, read_timeout: float, max_connections: int) -> aiohttp.ClientSession:
+    """One pooled session for every forwarded request."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=max_connections, limit_per_host=max_connections, ttl_dns_cache=60),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout),
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+    )
+
+
+async def forward(session: aiohttp.ClientSession, request: Request, upstream: str, base_url: str, path: str,
                   trusted_hops: int) -> Response:
-    """The service's answer to `request`, streamed; a JSON 502/503/504 when it gives none.
-
-    Idempotent requests are tried once more on a fresh connection; others
-    never, since they may have been acted on.
-    """
-    query = request.scope.get("query_string", b"")
-    url = httpx.URL(base_url + path, query=query)
-    has_body = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") or "content-length" in request.headers
-    attempts = 2 if request.method in _IDEMPOTENT else 1
-    for attempt in range(1, attempts + 1):
-        outgoing = client.build_request(
-            request.method, url, headers=_request_headers(request, trusted_hops),
-            content=request.stream() if has_body else None,
-        )
-        try:
-            answer = await client.send(outgoing, stream=True)
-            break
-        except BodyTooLarge as exc:
-            return error_response(413, exc.detail)
-        except _RETRYABLE as exc:
-            if attempt == attempts:
-                return _upstream_failure(upstream, exc)
-            log.info("retrying an idempotent request on a fresh connection", upstream=upstream, error=repr(exc))
-        except httpx.HTTPError as exc:
-            return _upstream_failure(upstream, exc)
-    response = StreamingResponse(answer.aiter_raw(), status_code=answer.status_code,
-                                 background=BackgroundTask(answer.aclose))
+    """The service's answer to `request`, streamed; a JSON 413/502/503/504 when it gives none."""
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    url = URL(base_url + path + (f"?{query}" if query else ""), encoded=True)
+    headers = CIMultiDict((name.decode("latin-1"), value.decode("latin-1"))
+                          for name, value in _request_headers(request, trusted_hops))
+    body = _LimitedBody(request)
+    try:
+        answer = await _send(session, request.method, url, headers, body, upstream)
+    except (aiohttp.ClientError, TimeoutError, BodyTooLarge) as exc:
+        if body.too_large is not None:  # the client's fault, however the sending failed
+            return error_response(413, body.too_large.detail)
+        return _upstream_failure(upstream, exc)
+    response = StreamingResponse(_body(answer, upstream), status_code=answer.status,
+                                 background=BackgroundTask(answer.release))
     # Raw pairs, not a dict: a repeated header (Set-Cookie) must stay repeated.
     response.raw_headers.extend(
-        (name, value) for name, value in answer.headers.raw if name.decode("latin-1").lower() not in _NOT_RETURNED
+        (name, value) for name, value in answer.raw_headers if name.decode("latin-1").lower() not in _NOT_RETURNED
     )
     return response
 
 
-def _upstream_failure(upstream: str, exc: httpx.HTTPError) -> Response:
+async def _send(session: aiohttp.ClientSession, method: str, url: URL, headers: CIMultiDict[str],
+                body: _LimitedBody, upstream: str) -> aiohttp.ClientResponse:
+    """Send once; an idempotent request once more when a kept-alive connection turns out dead.
+
+    A request that may have been acted on (POST, PATCH, DELETE) is never sent twice.
+    """
+    attempts = 2 if method in _IDEMPOTENT else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return await session.request(method, url, headers=headers, allow_redirects=False,
+                                         data=body.stream() if body.present else None)
+        except _RETRYABLE as exc:
+            if isinstance(exc, aiohttp.ClientConnectorError) or attempt == attempts:
+                raise
+            log.info("retrying an idempotent request on a fresh connection", upstream=upstream, error=repr(exc))
+    raise AssertionError("unreachable")
+
+
+class _LimitedBody:
+    """The request body, streamed; remembers when it was refused for its size.
+
+    aiohttp sends the body from a task of its own and reports a failure there
+    as a connection error, so the refusal is kept here to be told apart.
+    """
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self.present = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") or "content-length" in request.headers
+        self.too_large: BodyTooLarge | None = None
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._request.stream():
+                yield chunk
+        except BodyTooLarge as exc:
+            self.too_large = exc
+            raise
+
+
+async def _body(answer: aiohttp.ClientResponse, upstream: str) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in answer.content.iter_any():
+            yield chunk
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # The status line is gone already; all that is left is to cut the answer short.
+        UPSTREAM_ERRORS.labels("gateway", upstream, type(exc).__name__).inc()
+        log.warning("upstream failed mid-answer", upstream=upstream, error=repr(exc))
+        raise
+
+
+def _upstream_failure(upstream: str, exc: Exception) -> Response:
     reason = type(exc).__name__
     UPSTREAM_ERRORS.labels("gateway", upstream, reason).inc()
     log.warning("upstream failed", upstream=upstream, error=repr(exc))
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+    if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
         return error_response(503, f"the {upstream} service is unavailable", {"Retry-After": "1"})
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
         return error_response(504, f"the {upstream} service did not answer in time")
     return error_response(502, f"the {upstream} service gave no valid answer")
