@@ -104,10 +104,12 @@ def create_app(
         return JSONResponse(await snapshot())
 
     app.state.status_snapshot = snapshot
-    app.add_route("/health", health, methods=["GET"], include_in_schema=False)
-    app.add_route("/health/ready", ready, methods=["GET"], include_in_schema=False)
-    app.add_route("/status", status, methods=["GET"], include_in_schema=False)
-    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    # FastAPI labels only its own routes with their template (for metrics),
+    # so the shared endpoints are added as FastAPI routes where it can.
+    add = app.add_api_route if isinstance(app, FastAPI) else app.add_route
+    for path, endpoint in (("/health", health), ("/health/ready", ready), ("/status", status),
+                           ("/metrics", metrics_endpoint)):
+        add(path, endpoint, methods=["GET"], include_in_schema=False)
     return app
 
 

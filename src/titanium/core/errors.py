@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -37,6 +38,16 @@ def _public_error(error: dict[str, Any]) -> dict[str, Any]:
     return {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type", "")}
 
 
+async def _dependency_error(request: Request, exc: Exception) -> Response:
+    """A database or another server that does not answer: 503, try again; the service stays up."""
+    if isinstance(exc, DBAPIError) and not (
+        exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    ):
+        return await _unexpected_error(request, exc)  # a failing query is a bug, not an outage
+    log.error("dependency unavailable", path=request.url.path, method=request.method, error=repr(exc))
+    return error_response(503, "a service this request needs is unavailable; try again shortly", {"Retry-After": "1"})
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", path=request.url.path, method=request.method, error=repr(exc))
     return error_response(500, "Internal server error")
@@ -45,4 +56,6 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 def install_error_handlers(app: Starlette) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for unavailable in (DBAPIError, OSError, TimeoutError):
+        app.add_exception_handler(unavailable, _dependency_error)
     app.add_exception_handler(Exception, _unexpected_error)
