@@ -71,9 +71,6 @@ async def ping(engine: AsyncEngine) -> bool:
         return False
 
 
-def is_postgresql(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "postgresql"
-
 
 def insert_ignoring_conflicts(dialect_name: str, table: Table) -> Insert:
     """``INSERT ... ON CONFLICT DO NOTHING`` in the dialect's own construct.
