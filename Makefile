@@ -24,14 +24,17 @@ run-prod: install ## the same on PostgreSQL and Redis (TITANIUM_POSTGRES_URL, TI
 migrate: install ## apply every database's migrations
 	$(BIN)/titanium migrate
 
-test: install lint ## every test: unit, integration (real PostgreSQL and Redis), platform
+test: install lint deploy-check ## every test: lint, deploy checks, unit, integration (real PostgreSQL and Redis), platform
 	$(BIN)/pytest
 
-lint: install
+lint: install ## ruff and mypy
 	$(BIN)/ruff check src tests
+	$(BIN)/mypy src
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
 
 bench: install ## load the platform with k6 (loadtest/): P50/P95/P99, throughput, error rate
 	$(BIN)/python loadtest/run.py
+
+include deploy/deploy.mk

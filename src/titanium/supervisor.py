@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 from rich.console import Console
@@ -39,7 +40,7 @@ class ServiceProcess:
     started_at: float = 0.0
     quick_failures: int = 0
     restarts: int = 0
-    log_file: object = field(default=None, repr=False)
+    log_file: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:

@@ -29,7 +29,7 @@ from titanium.core.settings import ServiceSettings
 
 Checks = Callable[[], Awaitable[dict[str, bool]]]
 Figures = Callable[[], Awaitable[dict[str, Any]]]
-Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+Lifespan = Callable[[Any], AbstractAsyncContextManager[None]]
 AppT = TypeVar("AppT", bound=Starlette)
 
 log = get_logger(__name__)
@@ -52,11 +52,11 @@ def create_app(
     service: str,
     settings: ServiceSettings,
     *,
+    app_class: type[AppT],
     lifespan: Lifespan = _no_lifespan,
     checks: Checks = _no_checks,
     soft_checks: Checks = _no_checks,
     figures: Figures = _no_figures,
-    app_class: type[AppT] = FastAPI,  # type: ignore[assignment]
     **app_options: Any,
 ) -> AppT:
     configure_logging(service, settings.log_level)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -16,7 +17,7 @@ from titanium.core.logging import get_logger
 log = get_logger(__name__)
 
 
-def error_response(status_code: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status_code: int, detail: Any, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
@@ -53,7 +55,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 
 
 def _add_service(service: str) -> structlog.types.Processor:
-    def add(_logger: object, _method: str, event: dict) -> dict:
+    def add(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         event.setdefault("service", service)
         return event
 

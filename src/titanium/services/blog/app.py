@@ -112,7 +112,7 @@ async def create_post(new: NewPost, user: User, service: BlogDep) -> dict[str, A
     except ConcurrentChange:
         raise HTTPException(409, "the post met a concurrent change; please try again") from None
     await service.cache.invalidate()
-    return post  # type: ignore[return-value]
+    return post
 
 
 @api.patch("/posts/{post_id}")
@@ -187,7 +187,8 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
     async def figures() -> dict[str, Any]:
         return {**await repository.counts(), "cache_backend": cache.kind}
 
-    app = create_app("blog", settings, lifespan=lifespan, checks=checks, soft_checks=soft_checks, figures=figures,
+    app = create_app("blog", settings, app_class=FastAPI, lifespan=lifespan, checks=checks, soft_checks=soft_checks,
+                     figures=figures,
                      title="Titanium blog",
                      docs_url=None, redoc_url=None, openapi_url="/blog/api/openapi.json")
     app.include_router(api)

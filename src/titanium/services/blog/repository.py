@@ -131,7 +131,9 @@ class BlogRepository:
                 .returning(posts.c.id)
             )
 
-        return await self._write_post(write)
+        post = await self._write_post(write)
+        assert post is not None  # an insert always yields its post
+        return post
 
     async def update_post(self, post_id: int, changes: dict[str, Any], category: CategoryRef | None) -> dict[str, Any] | None:
         """The post after the change, or None when there is no such post."""

@@ -65,7 +65,7 @@ def build(settings: DashboardSettings | None = None) -> FastAPI:
             app.state.client = client
             yield
 
-    app = create_app("dashboard", settings, lifespan=lifespan, title="Titanium dashboard",
+    app = create_app("dashboard", settings, app_class=FastAPI, lifespan=lifespan, title="Titanium dashboard",
                      docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(router)
     app.mount("/dashboard/static", StaticFiles(directory=WEB_DIR / "static"), name="dashboard-static")

@@ -80,6 +80,7 @@ def build(settings: UsersSettings | None = None) -> FastAPI:
     async def figures() -> dict[str, int]:
         return {"user_count": await users.count()}
 
-    app = create_app("users", settings, lifespan=lifespan, checks=checks, figures=figures, title="Titanium users")
+    app = create_app("users", settings, app_class=FastAPI, lifespan=lifespan, checks=checks, figures=figures,
+                     title="Titanium users")
     app.include_router(router)
     return app
