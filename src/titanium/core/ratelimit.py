@@ -3,6 +3,10 @@
 Replicas that each counted in memory would multiply the budget by their
 number; with Redis they share one. If Redis fails, each process falls back to
 its own in-memory count: weaker, but still a limit, and never an error.
+
+The moving window keeps each hit's time, so a limit holds exactly over any
+minute; the cheaper window counters let a burst through around the turn of
+a window, and login limits are small enough for the exact count.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
 
 from titanium.core.logging import get_logger
 
@@ -28,8 +32,8 @@ class Decision:
 
 class RateLimiter:
     def __init__(self, redis_url: str | None, prefix: str) -> None:
-        self._local = SlidingWindowCounterRateLimiter(MemoryStorage())
-        self._shared: SlidingWindowCounterRateLimiter | None = None
+        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._shared: MovingWindowRateLimiter | None = None
         if redis_url:
             storage = RedisStorage(
                 "async+" + redis_url,
@@ -38,7 +42,7 @@ class RateLimiter:
                 socket_timeout=0.5,
                 socket_connect_timeout=0.5,
             )
-            self._shared = SlidingWindowCounterRateLimiter(storage)
+            self._shared = MovingWindowRateLimiter(storage)
 
     async def hit(self, limit: RateLimitItem, *identifiers: str) -> Decision:
         limiter = self._shared or self._local
@@ -58,7 +62,7 @@ class RateLimiter:
             return False
 
     @staticmethod
-    async def _hit(limiter: SlidingWindowCounterRateLimiter, limit: RateLimitItem, identifiers: tuple[str, ...]) -> Decision:
+    async def _hit(limiter: MovingWindowRateLimiter, limit: RateLimitItem, identifiers: tuple[str, ...]) -> Decision:
         if await limiter.hit(limit, *identifiers):
             return Decision(True, 0)
         stats = await limiter.get_window_stats(limit, *identifiers)
