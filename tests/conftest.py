@@ -95,3 +95,22 @@ def redis_prefix(redis_server: str) -> Iterator[str]:
     for key in client.scan_iter(match=f"{prefix}*", count=500):
         client.delete(key)
     client.close()
+
+
+class BlockingConnection:
+    """One PostgreSQL session driven step by step from a synchronous test (asyncpg on a loop of its own)."""
+
+    def __init__(self, url: str) -> None:
+        import asyncpg
+
+        self._loop = asyncio.new_event_loop()
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._connection = self._loop.run_until_complete(asyncpg.connect(dsn))
+
+    def execute(self, sql: str) -> list[tuple]:
+        rows = self._loop.run_until_complete(self._connection.fetch(sql))
+        return [tuple(row) for row in rows]
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._connection.close())
+        self._loop.close()

@@ -7,7 +7,10 @@ import sys
 
 import httpx
 
+from tests.conftest import BlockingConnection
 from tests.platform.harness import free_port_block, wait_until
+from titanium.core.database import advisory_key
+from titanium.core.migrations import MIGRATION_LOCK
 
 
 def titanium(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -68,3 +71,26 @@ def test_up_refuses_ports_already_taken(tmp_path):
         result = titanium("up", "--base-port", str(base), "--data-dir", str(tmp_path))
     assert result.returncode == 2
     assert f"blog ({base + 5})" in result.stderr
+
+
+
+def test_migrations_take_turns_on_postgresql(postgres_databases):
+    # Two pods' init containers migrating one new database at once must not
+    # both create its tables: a migration waits for the one holding the lock.
+    url = postgres_databases.new("turns")
+    holder = BlockingConnection(url)
+    holder.execute(f"SELECT pg_advisory_lock({advisory_key(MIGRATION_LOCK)})")
+    waiting = subprocess.Popen([sys.executable, "-m", "titanium", "migrate", "blog"],
+                               env={**os.environ, "TITANIUM_BLOG_DATABASE_URL": url},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: holder.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")[0][0] == 1,
+            what="the migration to wait for the lock")
+        assert waiting.poll() is None
+        assert holder.execute("SELECT to_regclass('categories')")[0][0] is None, "nothing done while waiting"
+    finally:
+        holder.execute(f"SELECT pg_advisory_unlock({advisory_key(MIGRATION_LOCK)})")
+    assert waiting.wait(timeout=60) == 0, waiting.stderr.read()
+    assert holder.execute("SELECT count(*) FROM categories")[0][0] == 3
+    holder.close()

@@ -16,9 +16,10 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from titanium.core.database import async_url
+from titanium.core.database import advisory_key, async_url
 from titanium.core.logging import get_logger
 
+MIGRATION_LOCK = "titanium.migrations"
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 log = get_logger(__name__)
 
@@ -73,6 +74,11 @@ def run_env(target_metadata: MetaData) -> None:
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together (init containers) take turns:
+                # the next one finds the work done. The lock ends with the
+                # migration's transaction.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(MIGRATION_LOCK)})
             context.run_migrations()
 
     async def run() -> None:
