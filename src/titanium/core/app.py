@@ -16,6 +16,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
 from fastapi import FastAPI
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -26,6 +27,8 @@ from titanium.core.logging import configure_logging, get_logger
 from titanium.core.metrics import metrics_endpoint
 from titanium.core.middleware import RequestContextMiddleware
 from titanium.core.settings import ServiceSettings
+from titanium.core.tracing import UNTRACED_PATHS, configure_tracing
+from titanium.core.tracing import shutdown as shutdown_tracing
 
 Checks = Callable[[], Awaitable[dict[str, bool]]]
 Figures = Callable[[], Awaitable[dict[str, Any]]]
@@ -60,6 +63,7 @@ def create_app(
     **app_options: Any,
 ) -> AppT:
     configure_logging(service, settings.log_level)
+    tracer_provider = configure_tracing(service)
     started_at = time.time()
 
     @asynccontextmanager
@@ -68,11 +72,15 @@ def create_app(
             log.info("service started", port=settings.port, env=settings.env, version=__version__)
             yield
         log.info("service stopped")
+        shutdown_tracing()
 
     app = app_class(lifespan=logged_lifespan, **app_options)
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
+    # Outermost of ours: the request's span covers everything the service does for it.
+    app.add_middleware(OpenTelemetryMiddleware, tracer_provider=tracer_provider, excluded_urls=UNTRACED_PATHS,
+                       exclude_spans=["receive", "send"])
 
     async def health(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "service": service})

@@ -16,6 +16,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import Insert
 
+from titanium.core.tracing import trace_engine
+
 _ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
 
 
@@ -30,8 +32,12 @@ def async_url(url: str) -> URL:
 
 def create_engine(url: str) -> AsyncEngine:
     target = async_url(url)
-    if target.get_backend_name() == "sqlite":
-        return _sqlite_engine(target)
+    engine = _sqlite_engine(target) if target.get_backend_name() == "sqlite" else _postgres_engine(target)
+    trace_engine(engine)
+    return engine
+
+
+def _postgres_engine(target: URL) -> AsyncEngine:
     return create_async_engine(
         target,
         pool_size=10,

@@ -10,6 +10,7 @@ import httpx
 from starlette.requests import Request
 
 from titanium.core.middleware import request_id_of
+from titanium.core.tracing import trace_httpx
 
 
 def http_client(connect_timeout: float, read_timeout: float, *, max_connections: int = 200) -> httpx.AsyncClient:
@@ -18,7 +19,9 @@ def http_client(connect_timeout: float, read_timeout: float, *, max_connections:
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections // 2),
     )
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
-    return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+    client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+    trace_httpx(client)  # a client span, and the trace context passed on
+    return client
 
 
 def propagated_headers(request: Request) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """JSON logs on stdout, one object a line, for Loki.
 
 Every line carries the service name and, inside a request, its request id
-(bound by the request middleware through structlog's context variables).
+(bound by the request middleware through structlog's context variables) and
+its trace and span ids.
 Standard-library loggers (uvicorn, SQLAlchemy, alembic) go through the same
 renderer so that nothing else reaches stdout in another shape.
 """
@@ -15,8 +16,11 @@ from typing import Any
 
 import structlog
 
+from titanium.core.tracing import add_trace_ids
+
 _shared_processors: list[structlog.types.Processor] = [
     structlog.contextvars.merge_contextvars,
+    add_trace_ids,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),

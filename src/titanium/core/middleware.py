@@ -14,7 +14,7 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from titanium.core import metrics
+from titanium.core import metrics, tracing
 from titanium.core.logging import get_logger
 
 log = get_logger("titanium.access")
@@ -76,6 +76,8 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                # Now, while the span is open: it ends with the last body chunk.
+                tracing.name_server_span(scope["method"], _route_template(scope), request_id)
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 headers += [header for header in SECURITY_HEADERS if header[0] not in present]

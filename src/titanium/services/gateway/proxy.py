@@ -15,6 +15,7 @@ from titanium.core.errors import error_response
 from titanium.core.logging import get_logger
 from titanium.core.metrics import UPSTREAM_ERRORS
 from titanium.core.middleware import BodyTooLarge, request_id_of
+from titanium.core.tracing import aiohttp_trace_configs
 
 log = get_logger(__name__)
 
@@ -63,6 +64,7 @@ def upstream_session(connect_timeout: float, read_timeout: float, max_connection
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout),
         auto_decompress=False,
         skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        trace_configs=aiohttp_trace_configs(),  # a client span, and the trace context passed on
     )
 
 

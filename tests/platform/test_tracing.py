@@ -1,0 +1,140 @@
+"""Traces across services: a request's spans from the gateway, the service and its database share one trace.
+
+The platform exports over real OTLP/HTTP to a receiver this test runs (the
+protocol a Jaeger or OpenTelemetry Collector speaks), which decodes them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import secrets
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from tests.platform.conftest import PLATFORM_ENV
+from tests.platform.harness import Client, Platform, wait_until
+
+
+class OtlpReceiver(ThreadingHTTPServer):
+    """Takes OTLP/HTTP trace exports and keeps their spans as plain dicts."""
+
+    def __init__(self) -> None:
+        self.spans: list[dict] = []
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _OtlpHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def trace(self, trace_id: str) -> list[dict]:
+        with self.lock:
+            return [span for span in self.spans if span["trace_id"] == trace_id]
+
+
+class _OtlpHandler(BaseHTTPRequestHandler):
+    server: OtlpReceiver
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        request = ExportTraceServiceRequest.FromString(body)
+        spans = []
+        for resource_spans in request.resource_spans:
+            attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                spans += [{
+                    "service": attributes.get("service.name"), "name": span.name, "kind": span.kind,
+                    "trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
+                    "parent_id": span.parent_span_id.hex(), "scope": scope_spans.scope.name,
+                } for span in scope_spans.spans]
+        with self.server.lock:
+            self.server.spans += spans
+        answer = ExportTraceServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+SERVER, CLIENT = 2, 3  # OTLP span kinds
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory):
+    receiver = OtlpReceiver()
+    env = {**PLATFORM_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    platform = Platform(tmp_path_factory.mktemp("traced"), env).start()
+    yield platform, receiver
+    assert platform.stop() == 0, platform.output()
+    receiver.shutdown()
+
+
+def traceparent() -> tuple[str, str, str]:
+    trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
+    return trace_id, parent_id, f"00-{trace_id}-{parent_id}-01"
+
+
+def one(spans: list[dict], **match) -> dict:
+    found = [span for span in spans if all(span[key] == value for key, value in match.items())]
+    assert len(found) == 1, (match, spans)
+    return found[0]
+
+
+def test_a_write_is_one_trace_from_the_gateway_to_the_blog_database(traced):
+    platform, receiver = traced
+    person = Client(platform.url).signed_up()
+    trace_id, caller_span, header = traceparent()
+    created = person.http.post("/blog/api/posts", headers={**person.auth, "traceparent": header},
+                               json={"title": "Traced", "content": "x", "category_name": "Tracing"})
+    assert created.status_code == 201
+
+    def complete():
+        spans = receiver.trace(trace_id)
+        services = {span["service"] for span in spans}
+        return spans if {"gateway", "blog"} <= services and any(s["scope"].endswith("sqlalchemy") for s in spans) else None
+
+    spans = wait_until(complete, what="the write's spans from gateway, blog and its database")
+    gateway = one(spans, service="gateway", kind=SERVER)
+    assert gateway["name"] == "POST /blog/{rest:path}", "named by route template, not raw path"
+    assert gateway["parent_id"] == caller_span, "the caller's trace is continued"
+    forwarded = one(spans, service="gateway", kind=CLIENT)
+    assert forwarded["parent_id"] == gateway["span_id"]
+    blog = one(spans, service="blog", kind=SERVER)
+    assert blog["name"] == "POST /blog/api/posts"
+    assert blog["parent_id"] == forwarded["span_id"], "the blog continues the gateway's call"
+    queries = [s for s in spans if s["service"] == "blog" and s["scope"].endswith("sqlalchemy")]
+    assert queries and all(q["trace_id"] == trace_id for q in queries)
+
+    wait_until(lambda: trace_id in platform.log("blog"), what="the trace id in the blog's log")
+    line = next(line for line in platform.log("blog").splitlines() if trace_id in line and '"request"' in line)
+    assert '"route": "/blog/api/posts"' in line
+
+
+def test_a_login_is_traced_through_auth_to_users(traced):
+    platform, receiver = traced
+    person = Client(platform.url)
+    assert person.register().status_code == 201
+    trace_id, _, header = traceparent()
+    answer = person.http.post("/api/login", headers={"traceparent": header},
+                              json={"username": person.username, "password": "correct horse battery"})
+    assert answer.status_code == 200
+
+    spans = wait_until(lambda: (s := receiver.trace(trace_id)) and {x["service"] for x in s} >= {"gateway", "auth", "users"}
+                       and s, what="the login's spans from gateway, auth and users")
+    auth_call = one(spans, service="auth", kind=CLIENT)
+    users = one(spans, service="users", kind=SERVER)
+    assert users["parent_id"] == auth_call["span_id"]
+    assert users["name"] == "POST /internal/credentials/verify"
