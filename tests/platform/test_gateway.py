@@ -1,6 +1,7 @@
 """The gateway as the one public entry: pages, status, metrics, request ids."""
 
 import re
+import secrets
 
 import httpx
 
@@ -81,3 +82,10 @@ def test_every_answer_carries_the_security_headers_once(anonymous):
         assert answer.headers.get_list("x-frame-options") == ["DENY"], path
         assert "default-src 'self'" in answer.headers["content-security-policy"], path
         assert len(answer.headers.get_list("content-security-policy")) == 1, path
+
+
+def test_trace_context_reaches_the_services_logs_with_no_collector(platform, anonymous):
+    trace_id = secrets.token_hex(16)
+    anonymous.http.get("/blog/api/categories", headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
+    wait_until(lambda: trace_id in platform.log("blog"), timeout=10, what="the trace id in the blog's log")
+    assert trace_id in platform.log("gateway")

@@ -25,6 +25,7 @@ from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from titanium import __version__
@@ -45,12 +46,24 @@ def configure_tracing(service: str) -> TracerProvider:
     global _provider
     if _provider is None:
         resource = Resource.create({SERVICE_NAME: service, SERVICE_NAMESPACE: "titanium", SERVICE_VERSION: __version__})
-        _provider = TracerProvider(resource=resource)
+        _provider = TracerProvider(resource=resource, sampler=_sampler())
         if exporting():
             _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(_provider)
         RedisInstrumentor().instrument(tracer_provider=_provider)
     return _provider
+
+
+def _sampler() -> Sampler | None:
+    """None (the SDK's choice from OTEL_TRACES_SAMPLER) when spans go somewhere.
+
+    With nowhere to send them, no span is recorded: recording every request
+    cost a third of the throughput (make bench), for nothing. Trace context
+    is still continued and passed on, and the ids still reach the logs.
+    """
+    if exporting() or os.environ.get("OTEL_TRACES_SAMPLER"):
+        return None
+    return ALWAYS_OFF
 
 
 def provider() -> TracerProvider | None:
