@@ -1,0 +1,85 @@
+"""Database and cache servers of a test's own, to stop and start at will.
+
+The machine's shared PostgreSQL and Redis are never stopped: a fault test
+runs its own, from the same binaries, on a free port.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.platform.harness import free_port_block, wait_until
+
+
+def _postgres_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        raise RuntimeError(f"PostgreSQL's {name} was not found under /usr/lib/postgresql (apt-get install postgresql)")
+    return found[-1]
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster in a temporary folder (run as the postgres user when we are root: initdb refuses root)."""
+
+    def __init__(self) -> None:
+        # Not under pytest's tmp_path: that is root's alone, and the server runs as postgres.
+        self.where = Path(tempfile.mkdtemp(prefix="titanium-pg-"))
+        self.data = self.where / "pgdata"
+        self.port = free_port_block(1)
+        self.data.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(self.where, "postgres")
+            shutil.chown(self.data, "postgres")
+        self._run(_postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}"
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        result = subprocess.run([*prefix, *command], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.data}"
+        self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.data / "log"), "-w", "start")
+
+    def stop(self) -> None:
+        """As an outage: every connection is cut at once."""
+        self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self.stop()
+        shutil.rmtree(self.where, ignore_errors=True)
+
+
+class PrivateRedis:
+    def __init__(self) -> None:
+        self.port = free_port_block(1)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        wait_until(lambda: redis.Redis(port=self.port).ping(), what="the private Redis")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
