@@ -139,6 +139,7 @@ def build(settings: AuthSettings | None = None) -> FastAPI:
     async def soft_checks() -> dict[str, bool]:
         return {"rate_limit_store": await limiter.shared_store_ok()}
 
-    app = create_app("auth", settings, app_class=FastAPI, lifespan=lifespan, soft_checks=soft_checks, title="Titanium auth")
+    app = create_app("auth", settings, app_class=FastAPI, lifespan=lifespan, soft_checks=soft_checks,
+                     title="Titanium auth", docs_url=None, redoc_url=None)
     app.include_router(router)
     return app

@@ -81,6 +81,6 @@ def build(settings: UsersSettings | None = None) -> FastAPI:
         return {"user_count": await users.count()}
 
     app = create_app("users", settings, app_class=FastAPI, lifespan=lifespan, checks=checks, figures=figures,
-                     title="Titanium users")
+                     title="Titanium users", docs_url=None, redoc_url=None)
     app.include_router(router)
     return app
