@@ -28,7 +28,7 @@ test: install lint deploy-check ## every test: lint, deploy checks, unit, integr
 	$(BIN)/pytest
 
 lint: install ## ruff and mypy
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check .
 	$(BIN)/mypy src
 
 clean:
