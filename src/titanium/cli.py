@@ -15,7 +15,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from titanium.core import migrations, tokens
-from titanium.core.settings import DEFAULT_PORTS, BlogSettings, UsersSettings
+from titanium.core.settings import DEFAULT_PORTS, SETTINGS_CLASSES, BlogSettings, UsersSettings
 from titanium.supervisor import ServiceProcess, environment_for, log_path_for, port_in_use, run
 
 app = typer.Typer(help="Titanium: a cloud-native blog platform.", no_args_is_help=True, add_completion=False)
@@ -93,6 +93,16 @@ def migrate(
             raise _fail(f"migrating {name} failed: {exc}") from None
 
 
+def _check_settings() -> None:
+    """Refuse at once, with the reason, a configuration some service would refuse to start with."""
+    for name, settings_class in SETTINGS_CLASSES.items():
+        try:
+            settings_class()
+        except ValidationError as exc:
+            err_console.print(f"[bold red]titanium:[/] the {name} service would not start:")
+            raise _settings_error(exc) from None
+
+
 def _database_urls_on(server_url: str) -> dict[str, str]:
     """One database a service on one PostgreSQL server: titanium_users, titanium_blog."""
     server = make_url(server_url)
@@ -128,6 +138,7 @@ def up(
     if postgres:
         base_env.update(_database_urls_on(postgres))
     os.environ.update(base_env)
+    _check_settings()
     migrate(None)
     services = [
         ServiceProcess(name, ports[name], environment_for(base_env, name, host, ports),

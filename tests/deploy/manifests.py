@@ -31,7 +31,7 @@ DATABASE_OWNERS = tuple(name for name in SERVICE_NAMES if f"{name}_database_url"
 
 
 def settings_class(service: str) -> type[BaseSettings]:
-    return getattr(settings_module, f"{service.capitalize()}Settings")
+    return settings_module.SETTINGS_CLASSES[service]
 
 
 def build(overlay: str) -> list[dict[str, Any]]:

@@ -63,6 +63,15 @@ def test_migrate_reports_an_unreachable_database_without_a_trace():
     assert "Traceback" not in result.stderr
 
 
+def test_up_refuses_a_configuration_a_service_would_refuse_before_starting_any(tmp_path):
+    base = free_port_block()
+    result = titanium("up", "--base-port", str(base), "--data-dir", str(tmp_path),
+                      env={"TITANIUM_LOGIN_RATE_LIMIT_PER_USERNAME": "often"})
+    assert result.returncode == 2
+    assert "the auth service would not start" in result.stderr and "'often' is not a rate limit" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_up_refuses_ports_already_taken(tmp_path):
     base = free_port_block()
     with socket.socket() as squatter:

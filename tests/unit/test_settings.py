@@ -40,3 +40,11 @@ def test_nonsense_is_refused(monkeypatch):
     monkeypatch.setenv("TITANIUM_MAX_BODY_BYTES", "-1")
     with pytest.raises(ValidationError):
         GatewaySettings()
+
+
+def test_a_rate_limit_that_does_not_parse_is_refused_at_start(monkeypatch):
+    monkeypatch.setenv("TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS", "lots")
+    with pytest.raises(ValidationError, match="'lots' is not a rate limit"):
+        AuthSettings()
+    monkeypatch.setenv("TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS", "100 per hour")
+    assert AuthSettings().login_rate_limit_per_address == "100 per hour"

@@ -7,9 +7,10 @@ deployment manifest can be checked against exactly the settings it must set.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from limits import parse as parse_rate_limit
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The ports every service listens on unless told otherwise; `titanium up
@@ -22,6 +23,17 @@ DEFAULT_PORTS: dict[str, int] = {
     "blog": 8005,
 }
 SERVICE_NAMES = tuple(DEFAULT_PORTS)
+
+
+def _rate_limit(text: str) -> str:
+    try:
+        parse_rate_limit(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a rate limit; write it as '5/minute' or '100 per hour'") from None
+    return text
+
+
+RateLimitText = Annotated[str, AfterValidator(_rate_limit)]
 
 
 def default_url(service: str) -> str:
@@ -97,8 +109,8 @@ class AuthSettings(RedisSettings, TokenAudienceSettings):
     jwt_private_key: str | None = None
     jwt_private_key_file: Path | None = None
     token_ttl_seconds: int = Field(default=3600, gt=0)
-    login_rate_limit_per_address: str = "20/minute"
-    login_rate_limit_per_username: str = "5/minute"
+    login_rate_limit_per_address: RateLimitText = "20/minute"
+    login_rate_limit_per_username: RateLimitText = "5/minute"
 
     @model_validator(mode="after")
     def _signing_key(self) -> AuthSettings:
@@ -149,3 +161,12 @@ class DashboardSettings(UpstreamSettings):
     port: int = DEFAULT_PORTS["dashboard"]
     gateway_url: str = default_url("gateway")
     upstream_read_timeout: float = Field(default=2.0, gt=0)
+
+
+SETTINGS_CLASSES: dict[str, type[ServiceSettings]] = {
+    "gateway": GatewaySettings,
+    "users": UsersSettings,
+    "auth": AuthSettings,
+    "dashboard": DashboardSettings,
+    "blog": BlogSettings,
+}
