@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from tests.platform.conftest import PLATFORM_ENV
-from tests.platform.harness import Client, Platform, wait_until
+from tests.platform.harness import Client, Platform, logged_request, wait_until
 
 
 class OtlpReceiver(ThreadingHTTPServer):
@@ -118,8 +118,7 @@ def test_a_write_is_one_trace_from_the_gateway_to_the_blog_database(traced):
     queries = [s for s in spans if s["service"] == "blog" and s["scope"].endswith("sqlalchemy")]
     assert queries and all(q["trace_id"] == trace_id for q in queries)
 
-    wait_until(lambda: trace_id in platform.log("blog"), what="the trace id in the blog's log")
-    line = next(line for line in platform.log("blog").splitlines() if trace_id in line and '"request"' in line)
+    line = wait_until(lambda: logged_request(platform, "blog", trace_id), what="the request's line in the blog's log")
     assert '"route": "/blog/api/posts"' in line
 
 
