@@ -8,6 +8,7 @@ from tests.platform.harness import Client, Platform
 # test's logins never spend another's budget.
 PLATFORM_ENV = {
     "TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS": "30/minute",
+    "TITANIUM_RATE_LIMIT_PER_ADDRESS": "300/minute",
     "TITANIUM_UPSTREAM_READ_TIMEOUT": "3",
 }
 

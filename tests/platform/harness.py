@@ -76,7 +76,9 @@ class Platform:
         return (self.data_dir / "logs" / f"{service}.log").read_text(errors="replace")
 
     def stats(self) -> dict:
-        return httpx.get(f"{self.url}/stats", timeout=5).json()
+        # From the dashboard itself, which the gateway's /stats forwards to:
+        # the tests' polling must not spend any client's request budget.
+        return httpx.get(f"{self.service_url('dashboard')}/api/stats", timeout=5).json()
 
     def pid_of(self, service: str) -> int:
         return int(self.stats()[service]["pid"])

@@ -5,7 +5,7 @@ import secrets
 
 import httpx
 
-from tests.platform.harness import logged_request, wait_until
+from tests.platform.harness import Client, logged_request, wait_until
 
 
 def test_the_pages_answer_html_with_no_asset_from_a_cdn(anonymous):
@@ -83,3 +83,19 @@ def test_trace_context_reaches_the_services_logs_with_no_collector(platform, ano
     anonymous.http.get("/blog/api/categories", headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
     for service in ("gateway", "blog"):  # each logs the request once it has answered
         wait_until(lambda name=service: trace_id in platform.log(name), timeout=10, what=f"the trace id in the {service} log")
+
+
+def test_every_public_request_counts_against_its_address(platform):
+    # 300 a minute here (tests/platform/conftest.py); the default is 1200.
+    # The window is fixed (one counter a client, cheap on every request), so
+    # a run that crosses into the next minute may pass up to twice the limit.
+    client, neighbour = Client(platform.url), Client(platform.url)
+    answers = []
+    while len(answers) < 601 and (not answers or answers[-1].status_code == 200):
+        answers.append(client.http.get("/blog/api/categories"))
+    refused = answers[-1]
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert 300 <= len(answers) - 1 <= 600
+    assert refused.json()["detail"] == "too many requests from this address; slow down"
+    assert neighbour.http.get("/blog/api/categories").status_code == 200
+    assert client.http.get("/health").status_code == 200, "the gateway's own probes are not limited"

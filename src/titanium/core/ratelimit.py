@@ -5,8 +5,9 @@ number; with Redis they share one. If Redis fails, each process falls back to
 its own in-memory count: weaker, but still a limit, and never an error.
 
 The moving window keeps each hit's time, so a limit holds exactly over any
-minute; the cheaper window counters let a burst through around the turn of
-a window, and login limits are small enough for the exact count.
+minute: right for small limits that guard something (logins). The fixed
+window costs one counter a client and lets up to twice the limit through
+around the turn of a window: right for a broad limit on every request.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
 from titanium.core.logging import get_logger
 
@@ -30,10 +31,19 @@ class Decision:
     retry_after: int  # seconds until the next hit may pass; 0 when allowed
 
 
+Strategy = MovingWindowRateLimiter | FixedWindowRateLimiter
+
+
 class RateLimiter:
-    def __init__(self, redis_url: str | None, prefix: str) -> None:
-        self._local = MovingWindowRateLimiter(MemoryStorage())
-        self._shared: MovingWindowRateLimiter | None = None
+    # After the shared store fails, this process counts alone for this long
+    # before it asks the store again, so a dead Redis costs requests nothing.
+    PAUSE_SECONDS = 5.0
+
+    def __init__(self, redis_url: str | None, prefix: str, *, exact: bool = True) -> None:
+        strategy = MovingWindowRateLimiter if exact else FixedWindowRateLimiter
+        self._local: Strategy = strategy(MemoryStorage())
+        self._shared: Strategy | None = None
+        self._paused_until = 0.0
         if redis_url:
             storage = RedisStorage(
                 "async+" + redis_url,
@@ -42,14 +52,17 @@ class RateLimiter:
                 socket_timeout=0.5,
                 socket_connect_timeout=0.5,
             )
-            self._shared = MovingWindowRateLimiter(storage)
+            self._shared = strategy(storage)
 
     async def hit(self, limit: RateLimitItem, *identifiers: str) -> Decision:
-        limiter = self._shared or self._local
+        if self._shared is None or time.monotonic() < self._paused_until:
+            return await self._hit(self._local, limit, identifiers)
         try:
-            return await self._hit(limiter, limit, identifiers)
-        except Exception as exc:
-            log.warning("shared rate limit store unavailable; counting in this process", error=repr(exc))
+            return await self._hit(self._shared, limit, identifiers)
+        except Exception as exc:  # the shared store failing must not fail the request
+            self._paused_until = time.monotonic() + self.PAUSE_SECONDS
+            log.warning("shared rate limit store unavailable; counting in this process", error=repr(exc),
+                        pause_seconds=self.PAUSE_SECONDS)
             return await self._hit(self._local, limit, identifiers)
 
     async def shared_store_ok(self) -> bool:
@@ -62,7 +75,7 @@ class RateLimiter:
             return False
 
     @staticmethod
-    async def _hit(limiter: MovingWindowRateLimiter, limit: RateLimitItem, identifiers: tuple[str, ...]) -> Decision:
+    async def _hit(limiter: Strategy, limit: RateLimitItem, identifiers: tuple[str, ...]) -> Decision:
         if await limiter.hit(limit, *identifiers):
             return Decision(True, 0)
         stats = await limiter.get_window_stats(limit, *identifiers)

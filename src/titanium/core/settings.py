@@ -148,8 +148,11 @@ class UpstreamSettings(ServiceSettings):
     upstream_read_timeout: float = Field(default=10.0, gt=0)
 
 
-class GatewaySettings(UpstreamSettings):
+class GatewaySettings(UpstreamSettings, RedisSettings):
     port: int = DEFAULT_PORTS["gateway"]
+    # Every public request counts against its client address; shared
+    # through Redis when it is configured, so replicas share one budget.
+    rate_limit_per_address: RateLimitText = "1200/minute"
     dashboard_url: str = default_url("dashboard")
     upstream_max_connections: int = Field(default=200, gt=0)
     # How many proxies (an ingress, a load balancer) stand in front of the

@@ -23,8 +23,9 @@ from starlette.routing import Route
 
 from titanium.core.app import create_app
 from titanium.core.errors import error_response
+from titanium.core.ratelimit import RateLimiter, parse_limit
 from titanium.core.settings import GatewaySettings
-from titanium.services.gateway.proxy import forward, upstream_session
+from titanium.services.gateway.proxy import client_address, forward, upstream_session
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -80,10 +81,16 @@ def _upstreams(settings: GatewaySettings) -> dict[str, str]:
     }
 
 
-def _endpoint(route: PublicRoute, settings: GatewaySettings) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(route: PublicRoute, settings: GatewaySettings, limiter: RateLimiter) -> Callable[[Request], Awaitable[Response]]:
     base_url = _upstreams(settings)[route.service]
+    limit = parse_limit(settings.rate_limit_per_address)
 
     async def endpoint(request: Request) -> Response:
+        client = client_address(request, settings.trusted_proxy_hops)
+        decision = await limiter.hit(limit, "gateway", client)
+        if not decision.allowed:
+            return error_response(429, "too many requests from this address; slow down",
+                                  {"Retry-After": str(decision.retry_after)})
         path = route.target(request)
         if path is None:
             return error_response(404, "Not Found")
@@ -106,7 +113,12 @@ def build(settings: GatewaySettings | None = None) -> Starlette:
     async def figures() -> dict[str, Any]:
         return {"upstreams": _upstreams(settings)}
 
-    app = create_app("gateway", settings, lifespan=lifespan, figures=figures, app_class=Starlette)
+    async def soft_checks() -> dict[str, bool]:
+        return {"rate_limit_store": await limiter.shared_store_ok()}
+
+    limiter = RateLimiter(settings.redis_url, settings.redis_prefix, exact=False)
+    app = create_app("gateway", settings, lifespan=lifespan, soft_checks=soft_checks, figures=figures,
+                     app_class=Starlette)
     for route in PUBLIC_ROUTES:
-        app.router.routes.append(Route(route.path, _endpoint(route, settings), methods=list(route.methods)))
+        app.router.routes.append(Route(route.path, _endpoint(route, settings, limiter), methods=list(route.methods)))
     return app
