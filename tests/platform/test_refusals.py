@@ -50,6 +50,8 @@ def test_only_the_author_changes_or_deletes_a_post(platform, person):
     {"category_name": None},
     {"title": None},
     {"title": 12},
+    {"category_name": None, "category_id": True},
+    {"category_name": None, "category_id": "1"},
 ])
 def test_each_invalid_post_field_is_422_and_nothing_is_written(person, fields):
     before = len(person.http.get("/blog/api/posts", params={"limit": 100}).json())

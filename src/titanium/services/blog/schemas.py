@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Content = Annotated[str, Field(min_length=1, max_length=20_000)]
 CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-CategoryId = Annotated[int, Field(gt=0, lt=2**31)]
+# Strict: JSON true is not the category 1.
+CategoryId = Annotated[int, Field(gt=0, lt=2**31, strict=True)]
 
 
 class PostFields(BaseModel):
