@@ -72,6 +72,9 @@ def test_422_names_the_field(person):
     detail = assert_error(person.create_post(title=""), 422)["detail"]
     assert detail[0]["loc"] == ["body", "title"]
     assert "input" not in detail[0]
+    unknown = assert_error(person.http.post("/blog/api/posts", headers=person.auth,
+                                            json={"title": "t", "content": "c", "category_id": 987_654}), 422)["detail"]
+    assert unknown[0]["loc"] == ["body", "category_id"] and "987654" in unknown[0]["msg"]
 
 
 @pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 101}, {"offset": -1}, {"limit": "ten"}])

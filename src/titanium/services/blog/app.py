@@ -12,7 +12,7 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from titanium.core import tokens
@@ -105,12 +105,7 @@ async def get_post(post_id: PostId, service: BlogDep) -> dict[str, Any]:
 async def create_post(new: NewPost, user: User, service: BlogDep) -> dict[str, Any]:
     category = _category_ref(new)
     assert category is not None and new.title is not None and new.content is not None
-    try:
-        post = await service.repository.create_post(new.title, new.content, user["username"], user["user_id"], category)
-    except UnknownCategory as exc:
-        raise HTTPException(422, str(exc)) from None
-    except ConcurrentChange:
-        raise HTTPException(409, "the post met a concurrent change; please try again") from None
+    post = await service.repository.create_post(new.title, new.content, user["username"], user["user_id"], category)
     await service.cache.invalidate()
     return post
 
@@ -119,12 +114,7 @@ async def create_post(new: NewPost, user: User, service: BlogDep) -> dict[str, A
 async def update_post(post_id: PostId, changes: PostChanges, user: User, service: BlogDep) -> dict[str, Any]:
     await _own_post(service, post_id, user)
     values = changes.model_dump(include={"title", "content"}, exclude_none=True)
-    try:
-        post = await service.repository.update_post(post_id, values, _category_ref(changes))
-    except UnknownCategory as exc:
-        raise HTTPException(422, str(exc)) from None
-    except ConcurrentChange:
-        raise HTTPException(409, "the post met a concurrent change; please try again") from None
+    post = await service.repository.update_post(post_id, values, _category_ref(changes))
     if post is None:
         raise HTTPException(404, "post not found")
     await service.cache.invalidate()
@@ -149,6 +139,15 @@ async def list_categories(service: BlogDep) -> list[dict[str, Any]]:
 async def unknown_api(path: str) -> None:
     # Keeps unknown API paths from falling through to the web app's page.
     raise HTTPException(404, "Not Found")
+
+
+async def _unknown_category(_request: Request, exc: Exception) -> JSONResponse:
+    # Shaped like a validation error: it is the body's category_id that is wrong.
+    return JSONResponse({"detail": [{"loc": ["body", "category_id"], "msg": str(exc), "type": "value_error"}]}, 422)
+
+
+async def _concurrent_change(_request: Request, _exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": "the post met a concurrent change; please try again"}, 409)
 
 
 pages = APIRouter()
@@ -192,6 +191,8 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
                      title="Titanium blog",
                      docs_url=None, redoc_url=None, openapi_url="/blog/api/openapi.json")
     app.include_router(api)
+    app.add_exception_handler(UnknownCategory, _unknown_category)
+    app.add_exception_handler(ConcurrentChange, _concurrent_change)
     app.mount("/blog/static", StaticFiles(directory=WEB_DIR / "static"), name="blog-static")
     app.include_router(pages)
     return app
