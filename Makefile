@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run run-prod migrate test lint bench clean
+.PHONY: install run run-prod migrate test lint bench bench-prod clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,5 +36,9 @@ clean:
 
 bench: install ## load the platform with k6 (loadtest/): P50/P95/P99, throughput, error rate
 	$(BIN)/python loadtest/run.py
+
+bench-prod: install ## the same on the local PostgreSQL and Redis
+	$(BIN)/python loadtest/run.py --postgres "$${TITANIUM_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432}" \
+		--redis "$${TITANIUM_REDIS_URL:-redis://127.0.0.1:6379/0}"
 
 include deploy/deploy.mk
