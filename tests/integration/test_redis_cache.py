@@ -1,5 +1,7 @@
 """The cache on a real Redis, and what happens when Redis is not there."""
 
+import asyncio
+
 import pytest
 
 from titanium.core.cache import CachedNamespace, RedisCache, SafeCache, build_cache, redis_client
@@ -57,4 +59,28 @@ async def test_after_a_failure_redis_is_left_alone_for_a_pause():
     assert cache.available
     assert await cache.get("k") is None
     assert not cache.available  # the next requests do not wait on a dead server
+    await cache.close()
+
+
+async def test_a_write_the_cache_missed_is_made_good_before_the_next_read(redis_server, redis_prefix):
+    # Redis keeps its data but refuses writes for a moment (CLIENT PAUSE
+    # WRITE): the write's invalidation times out. When Redis answers again,
+    # the old entry is still there; it must not be served.
+    cache = SafeCache(RedisCache(redis_client(redis_server), redis_prefix))
+    cache.PAUSE_SECONDS = 0.1
+    namespace = CachedNamespace(cache, "paused", 60, "test")
+    loads: list[int] = []
+    assert await namespace.get_or_load("k", counting_loader(loads)) == {"loaded": 1}
+
+    admin = redis_client(redis_server)
+    await admin.execute_command("CLIENT", "PAUSE", "1500", "WRITE")
+    try:
+        await namespace.invalidate()  # the database write happened; the bump could not
+    finally:
+        await admin.execute_command("CLIENT", "UNPAUSE")
+        await admin.aclose()
+    await asyncio.sleep(0.2)  # past the cache's own pause
+
+    assert await namespace.get_or_load("k", counting_loader(loads)) == {"loaded": 2}
+    assert await namespace.get_or_load("k", counting_loader(loads)) == {"loaded": 2}, "and cached again"
     await cache.close()

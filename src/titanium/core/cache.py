@@ -197,6 +197,9 @@ class CachedNamespace:
         self.ttl = ttl
         self.service = service
         self._generation_key = f"{name}:generation"
+        # Set when a write could not bump the generation: until a bump goes
+        # through, this process must not trust what the cache holds.
+        self._bump_owed = False
 
     async def _generation(self) -> str | None:
         generation = await self.cache.get(self._generation_key)
@@ -205,6 +208,8 @@ class CachedNamespace:
         return generation
 
     async def get_or_load(self, key: str, load: Callable[[], Awaitable[Any]]) -> Any:
+        if self._bump_owed and not await self._bump():
+            return await load()
         generation = await self._generation()
         if generation is None:  # cache unavailable: the database answers alone
             return await load()
@@ -218,7 +223,13 @@ class CachedNamespace:
         return value
 
     async def invalidate(self) -> None:
+        self._bump_owed = not await self._bump()
+
+    async def _bump(self) -> bool:
+        """Move to a new generation; whether the cache took it."""
         # Seed the counter first: an INCR on a missing key would restart at 1
         # and could meet entries an earlier generation 1 left behind.
         await self.cache.add(self._generation_key, str(time.time_ns()))
-        await self.cache.incr(self._generation_key)
+        bumped = await self.cache.incr(self._generation_key) is not None
+        self._bump_owed = not bumped
+        return bumped
