@@ -38,9 +38,11 @@ async def test_values_are_shared_between_two_clients_and_invalidated_for_both(re
 
 
 async def test_entries_expire_in_redis(redis_cache):
-    await redis_cache.set_json("short", {"a": 1}, ttl=0.05)
+    await redis_cache.set_json("short", {"a": 1}, ttl=0.2)
     assert await redis_cache.get_json("short") == {"a": 1}
-    assert await redis_cache.inner._client.pttl(f"{redis_cache.inner._prefix}:short") <= 50
+    assert 0 < await redis_cache.inner._client.pttl(f"{redis_cache.inner._prefix}:short") <= 200
+    await asyncio.sleep(0.3)
+    assert await redis_cache.get_json("short") is None
 
 
 async def test_a_dead_redis_is_a_miss_not_an_error():
