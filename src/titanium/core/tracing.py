@@ -66,10 +66,6 @@ def _sampler() -> Sampler | None:
     return ALWAYS_OFF
 
 
-def provider() -> TracerProvider | None:
-    return _provider
-
-
 def shutdown() -> None:
     """Send what is still buffered before the process ends."""
     if _provider is not None:

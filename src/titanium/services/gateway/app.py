@@ -95,7 +95,7 @@ def _endpoint(route: PublicRoute, settings: GatewaySettings, limiter: RateLimite
         if path is None:
             return error_response(404, "Not Found")
         session: aiohttp.ClientSession = request.app.state.session
-        return await forward(session, request, route.service, base_url, path, settings.trusted_proxy_hops)
+        return await forward(session, request, route.service, base_url, path, client)
 
     return endpoint
 

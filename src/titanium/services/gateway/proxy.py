@@ -39,15 +39,15 @@ def client_address(request: Request, trusted_hops: int) -> str:
     return chain[max(0, len(chain) - 1 - trusted_hops)]
 
 
-def _request_headers(request: Request, trusted_hops: int) -> list[tuple[bytes, bytes]]:
-    headers = [(name, value) for name, value in request.headers.raw if name.decode("latin-1") not in _HOP_BY_HOP]
-    headers += [
-        # Rewritten, not appended: the services behind trust this one value.
-        (b"x-forwarded-for", client_address(request, trusted_hops).encode()),
-        (b"x-forwarded-proto", request.url.scheme.encode()),
-        (b"x-forwarded-host", request.headers.get("host", "").encode("latin-1")),
-        (b"x-request-id", request_id_of(request.scope).encode()),
-    ]
+def _request_headers(request: Request, client: str) -> CIMultiDict[str]:
+    headers: CIMultiDict[str] = CIMultiDict(
+        (name, value) for name, value in request.headers.items() if name not in _HOP_BY_HOP
+    )
+    # Rewritten, not appended: the services behind trust this one value.
+    headers["x-forwarded-for"] = client
+    headers["x-forwarded-proto"] = request.url.scheme
+    headers["x-forwarded-host"] = request.headers.get("host", "")
+    headers["x-request-id"] = request_id_of(request.scope)
     return headers
 
 
@@ -69,12 +69,14 @@ def upstream_session(connect_timeout: float, read_timeout: float, max_connection
 
 
 async def forward(session: aiohttp.ClientSession, request: Request, upstream: str, base_url: str, path: str,
-                  trusted_hops: int) -> Response:
-    """The service's answer to `request`, streamed; a JSON 413/502/503/504 when it gives none."""
+                  client: str) -> Response:
+    """The service's answer to `request` from `client` (an address), streamed.
+
+    A JSON 413, 502, 503 or 504 when the service gives none.
+    """
     query = request.scope.get("query_string", b"").decode("latin-1")
     url = URL(base_url + path + (f"?{query}" if query else ""), encoded=True)
-    headers = CIMultiDict((name.decode("latin-1"), value.decode("latin-1"))
-                          for name, value in _request_headers(request, trusted_hops))
+    headers = _request_headers(request, client)
     body = _LimitedBody(request)
     try:
         answer = await _send(session, request.method, url, headers, body, upstream)
