@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import TextClause
 
 from titanium.core.tracing import trace_engine
 
@@ -96,7 +97,12 @@ async def lock_for_transaction(conn: AsyncConnection, name: str) -> None:
     at a time anyway, so there is nothing to take.
     """
     if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(name)})
+        await conn.execute(advisory_xact_lock(name))
+
+
+def advisory_xact_lock(name: str) -> TextClause:
+    """PostgreSQL: take the transaction-scoped advisory lock `name`."""
+    return text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=advisory_key(name))
 
 
 def advisory_key(name: str) -> int:

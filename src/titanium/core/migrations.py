@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from titanium.core.database import advisory_key, async_url
+from titanium.core.database import advisory_xact_lock, async_url
 from titanium.core.logging import get_logger
 
 MIGRATION_LOCK = "titanium.migrations"
@@ -78,7 +78,7 @@ def run_env(target_metadata: MetaData) -> None:
                 # Replicas starting together (init containers) take turns:
                 # the next one finds the work done. The lock ends with the
                 # migration's transaction.
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(MIGRATION_LOCK)})
+                connection.execute(advisory_xact_lock(MIGRATION_LOCK))
             context.run_migrations()
 
     async def run() -> None:
