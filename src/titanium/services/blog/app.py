@@ -73,10 +73,10 @@ def _category_ref(fields: PostFields) -> CategoryRef | None:
 
 
 async def _own_post(service: Blog, post_id: int, user: dict[str, Any]) -> None:
-    post = await service.repository.get_post(post_id)
-    if post is None:
+    author_id = await service.repository.author_of(post_id)
+    if author_id is None:
         raise HTTPException(404, "post not found")
-    if post["author_id"] != user["user_id"]:
+    if author_id != user["user_id"]:
         raise HTTPException(403, "only the author may change or delete this post")
 
 

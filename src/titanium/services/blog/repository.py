@@ -101,6 +101,11 @@ class BlogRepository:
         row = (await conn.execute(statement)).mappings().one_or_none()
         return _full(row) if row else None
 
+    async def author_of(self, post_id: int) -> int | None:
+        """The author's user id, or None when there is no such post."""
+        async with self.engine.connect() as conn:
+            return await conn.scalar(select(posts.c.author_id).where(posts.c.id == post_id))
+
     async def list_categories(self) -> list[dict[str, Any]]:
         post_count = func.count(posts.c.id).label("post_count")
         statement = (
