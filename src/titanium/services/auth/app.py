@@ -40,7 +40,7 @@ class Auth:
         self.per_username = parse_limit(settings.login_rate_limit_per_username)
 
 
-def auth(request: Request) -> Auth:
+async def auth(request: Request) -> Auth:
     return request.app.state.auth
 
 

@@ -40,7 +40,8 @@ class Blog:
         self.verifier = verifier
 
 
-def blog(request: Request) -> Blog:
+async def blog(request: Request) -> Blog:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop per request.
     return request.app.state.blog
 
 

@@ -85,7 +85,7 @@ async def forward(session: aiohttp.ClientSession, request: Request, upstream: st
             return error_response(413, body.too_large.detail)
         return _upstream_failure(upstream, exc)
     response = StreamingResponse(_body(answer, upstream), status_code=answer.status,
-                                 background=BackgroundTask(answer.release))
+                                 background=BackgroundTask(_release, answer))
     # Raw pairs, not a dict: a repeated header (Set-Cookie) must stay repeated.
     response.raw_headers.extend(
         (name, value) for name, value in answer.raw_headers if name.decode("latin-1").lower() not in _NOT_RETURNED
@@ -141,6 +141,11 @@ async def _body(answer: aiohttp.ClientResponse, upstream: str) -> AsyncIterator[
         UPSTREAM_ERRORS.labels("gateway", upstream, type(exc).__name__).inc()
         log.warning("upstream failed mid-answer", upstream=upstream, error=repr(exc))
         raise
+
+
+async def _release(answer: aiohttp.ClientResponse) -> None:
+    # async: Starlette runs a plain function as a background task in a worker thread.
+    answer.release()
 
 
 def _upstream_failure(upstream: str, exc: Exception) -> Response:

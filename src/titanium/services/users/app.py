@@ -22,7 +22,7 @@ from titanium.services.users.schemas import Credentials, NewUser, PublicUser
 router = APIRouter()
 
 
-def repository(request: Request) -> UserRepository:
+async def repository(request: Request) -> UserRepository:
     return request.app.state.repository
 
 
