@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -107,10 +108,12 @@ def wait_until(condition, timeout: float = 30.0, interval: float = 0.2, what: st
     raise AssertionError(f"{what} not reached within {timeout}s")
 
 
-def logged_request(platform: Platform, service: str, marker: str) -> str | None:
-    """The service's access-log line (written once it has answered) that mentions `marker`, if written yet."""
-    return next((line for line in platform.log(service).splitlines()
-                 if marker in line and '"event": "request"' in line), None)
+def logged_request(platform: Platform, service: str, marker: str) -> dict | None:
+    """The service's access-log entry (written once it has answered) that mentions `marker`, if written yet."""
+    for line in platform.log(service).splitlines():
+        if marker in line and (entry := json.loads(line)).get("event") == "request":
+            return entry
+    return None
 
 
 def unique(prefix: str = "user") -> str:

@@ -53,8 +53,9 @@ def test_a_request_id_is_made_when_absent_and_kept_when_given(anonymous):
 
 def test_the_request_id_reaches_the_service_logs(platform, anonymous):
     anonymous.http.get("/blog/api/categories", headers={"X-Request-ID": "follow-me-across"})
-    line = wait_until(lambda: logged_request(platform, "blog", "follow-me-across"), timeout=10, what="the blog's log line")
-    assert '"service": "blog"' in line and '"route": "/blog/api/categories"' in line
+    entry = wait_until(lambda: logged_request(platform, "blog", "follow-me-across"), timeout=10, what="the blog's log line")
+    assert entry["service"] == "blog" and entry["route"] == "/blog/api/categories"
+    assert entry["request_id"] == "follow-me-across" and entry["status"] == 200
 
 def test_the_jwks_is_public(anonymous):
     keys = anonymous.http.get("/.well-known/jwks.json").json()["keys"]

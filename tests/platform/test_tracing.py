@@ -118,8 +118,8 @@ def test_a_write_is_one_trace_from_the_gateway_to_the_blog_database(traced):
     queries = [s for s in spans if s["service"] == "blog" and s["scope"].endswith("sqlalchemy")]
     assert queries and all(q["trace_id"] == trace_id for q in queries)
 
-    line = wait_until(lambda: logged_request(platform, "blog", trace_id), what="the request's line in the blog's log")
-    assert '"route": "/blog/api/posts"' in line
+    entry = wait_until(lambda: logged_request(platform, "blog", trace_id), what="the request's line in the blog's log")
+    assert entry["route"] == "/blog/api/posts" and entry["trace_id"] == trace_id
 
 
 def test_a_login_is_traced_through_auth_to_users(traced):

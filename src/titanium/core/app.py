@@ -14,17 +14,18 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
 from fastapi import FastAPI
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 
 from titanium import __version__
+from titanium.core.accesslog import AccessLog
 from titanium.core.errors import install_error_handlers
 from titanium.core.health import Checks, Figures, ServiceHealth, no_checks, no_figures
 from titanium.core.logging import configure_logging, get_logger
 from titanium.core.metrics import metrics_endpoint
 from titanium.core.middleware import RequestContextMiddleware
+from titanium.core.runtime import tune_garbage_collector
 from titanium.core.settings import ServiceSettings
-from titanium.core.tracing import UNTRACED_PATHS, configure_tracing
+from titanium.core.tracing import add_server_spans, configure_tracing
 from titanium.core.tracing import shutdown as shutdown_tracing
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[None]]
@@ -51,22 +52,29 @@ def create_app(
 ) -> AppT:
     configure_logging(service, settings.log_level)
     tracer_provider = configure_tracing(service)
+    access_log = AccessLog(service)
 
     @asynccontextmanager
     async def logged_lifespan(app: Starlette) -> AsyncIterator[None]:
         async with lifespan(app):
+            tune_garbage_collector()
             log.info("service started", port=settings.port, env=settings.env, version=__version__)
             yield
+        access_log.flush()
         log.info("service stopped")
         shutdown_tracing()
 
+    if issubclass(app_class, FastAPI):
+        # Spans come from our own middleware below, as in the Starlette
+        # gateway; FastAPI's built-in telemetry would make a second set.
+        app_options.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False})
     app = app_class(lifespan=logged_lifespan, **app_options)
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes,
+                       access_log=access_log)
     # Outermost of ours: the request's span covers everything the service does for it.
-    app.add_middleware(OpenTelemetryMiddleware, tracer_provider=tracer_provider, excluded_urls=UNTRACED_PATHS,
-                       exclude_spans=["receive", "send"])
+    add_server_spans(app, tracer_provider)
 
     health = ServiceHealth(service, checks, soft_checks, figures)
     app.state.status_snapshot = health.snapshot

@@ -6,6 +6,7 @@ share it, and so that response bodies stream through untouched.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -14,10 +15,9 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from titanium.core import metrics, tracing
-from titanium.core.logging import get_logger
-
-log = get_logger("titanium.access")
+from titanium.core import tracing
+from titanium.core.accesslog import AccessLog
+from titanium.core.metrics import RequestMetrics
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -54,10 +54,12 @@ def _route_template(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int, access_log: AccessLog) -> None:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
+        self.access_log = access_log
+        self.metrics = RequestMetrics(service)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,7 +72,7 @@ class RequestContextMiddleware:
 
         status = 500
         started = time.perf_counter()
-        metrics.IN_FLIGHT.labels(self.service).inc()
+        self.metrics.in_flight.inc()
 
         async def send_with_request_id(message: Message) -> None:
             nonlocal status
@@ -88,7 +90,7 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, self._limited(scope, receive), send_with_request_id)
         finally:
-            metrics.IN_FLIGHT.labels(self.service).dec()
+            self.metrics.in_flight.dec()
             self._record(scope, status, time.perf_counter() - started)
 
     def _limited(self, scope: Scope, receive: Receive) -> Receive:
@@ -113,17 +115,17 @@ class RequestContextMiddleware:
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         route = _route_template(scope)
-        metrics.observe_request(self.service, scope["method"], route, status, seconds)
-        level = "debug" if scope["path"] in _QUIET_PATHS and status < 500 else "info"
-        getattr(log, level)(
-            "request",
-            method=scope["method"],
-            path=scope["path"],
-            route=route,
-            status=status,
-            duration_ms=round(seconds * 1000, 2),
-            client=(scope.get("client") or ("", 0))[0],
-        )
+        self.metrics.observe(scope["method"], route, status, seconds)
+        level = logging.DEBUG if scope["path"] in _QUIET_PATHS and status < 500 else logging.INFO
+        self.access_log.write(level, {
+            "method": scope["method"],
+            "path": scope["path"],
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "client": (scope.get("client") or ("", 0))[0],
+            "request_id": request_id_of(scope),
+        })
 
 
 class BodyTooLarge(HTTPException):

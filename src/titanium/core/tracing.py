@@ -16,17 +16,13 @@ from typing import Any
 
 import aiohttp
 import httpx
-from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.aiohttp_client import create_trace_config
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.instrumentation.redis import RedisInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from titanium import __version__
 
@@ -47,11 +43,65 @@ def configure_tracing(service: str) -> TracerProvider:
     if _provider is None:
         resource = Resource.create({SERVICE_NAME: service, SERVICE_NAMESPACE: "titanium", SERVICE_VERSION: __version__})
         _provider = TracerProvider(resource=resource, sampler=_sampler())
-        if exporting():
-            _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(_provider)
-        RedisInstrumentor().instrument(tracer_provider=_provider)
+        if exporting():
+            # Imported here: the exporter and instrumentations are a process's
+            # largest imports, and only a process that exports needs them.
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.instrumentation.redis import RedisInstrumentor
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+            _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            RedisInstrumentor().instrument(tracer_provider=_provider)
     return _provider
+
+
+def add_server_spans(app: Starlette, tracer_provider: TracerProvider) -> None:
+    """The outermost middleware: a span for each request, in the caller's trace.
+
+    When spans are exported, OpenTelemetry's own ASGI middleware records them.
+    When they are not, a span would cost a quarter of a request's time for
+    nothing: the context is only continued, so that calls onward and log
+    lines still carry the trace id.
+    """
+    if exporting():
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        app.add_middleware(OpenTelemetryMiddleware, tracer_provider=tracer_provider, excluded_urls=UNTRACED_PATHS,
+                           exclude_spans=["receive", "send"])
+    else:
+        app.add_middleware(TraceContextMiddleware, tracer_provider=tracer_provider)
+
+
+_PROPAGATED_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
+
+
+class TraceContextMiddleware:
+    """Continues the caller's W3C trace context in a span that records nothing."""
+
+    def __init__(self, app: ASGIApp, tracer_provider: TracerProvider) -> None:
+        self.app = app
+        self.tracer = tracer_provider.get_tracer(__name__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carrier = {name.decode("latin-1"): value.decode("latin-1")
+                   for name, value in scope["headers"] if name in _PROPAGATED_HEADERS}
+        parent = propagate.extract(carrier) if carrier else None
+        # The sampler records nothing, so this is a bare span id in the caller's trace (or a new trace).
+        span = self.tracer.start_span("request", context=parent, kind=trace.SpanKind.SERVER)
+        token = context.attach(trace.set_span_in_context(span, parent))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            context.detach(token)
+
+
+def inject_context(headers: MutableMapping[str, str]) -> None:
+    """Pass the current trace context on in `headers` (traceparent, tracestate)."""
+    propagate.inject(headers)
 
 
 def _sampler() -> Sampler | None:
@@ -73,16 +123,36 @@ def shutdown() -> None:
 
 
 def trace_engine(engine: AsyncEngine) -> None:
+    """A span for each query, when spans are exported."""
+    if not exporting():
+        return
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
     # The instrumentor instruments once a process: in a service that is its
     # one engine (a test building several apps in one process traces the first).
     SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, tracer_provider=_provider, skip_dep_check=True)
 
 
 def trace_httpx(client: httpx.AsyncClient) -> None:
-    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=_provider)
+    """A client span for each call and the context passed on; only the context when nothing is exported."""
+    if exporting():
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+        HTTPXClientInstrumentor.instrument_client(client, tracer_provider=_provider)
+    else:
+        client.event_hooks["request"].append(_inject_into_httpx)
+
+
+async def _inject_into_httpx(request: httpx.Request) -> None:
+    inject_context(request.headers)
 
 
 def aiohttp_trace_configs() -> list[aiohttp.TraceConfig]:
+    """A client span for each forwarded request, when spans are exported (the context is passed on by the caller)."""
+    if not exporting():
+        return []
+    from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+
     return [create_trace_config(tracer_provider=_provider)]
 
 
@@ -95,10 +165,16 @@ def name_server_span(method: str, route: str, request_id: str) -> None:
         span.set_attribute("titanium.request_id", request_id)
 
 
+def current_trace_ids() -> dict[str, str]:
+    """The current trace and span ids (none outside a trace), to go from a log line to its trace."""
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return {}
+    return {"trace_id": format(span_context.trace_id, "032x"), "span_id": format(span_context.span_id, "016x")}
+
+
 def add_trace_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: the current trace and span ids, to go from a log line to its trace."""
-    context = trace.get_current_span().get_span_context()
-    if context.is_valid:
-        event.setdefault("trace_id", format(context.trace_id, "032x"))
-        event.setdefault("span_id", format(context.span_id, "016x"))
+    """structlog processor: the current trace and span ids."""
+    for key, value in current_trace_ids().items():
+        event.setdefault(key, value)
     return event

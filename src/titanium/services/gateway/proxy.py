@@ -15,7 +15,7 @@ from titanium.core.errors import error_response
 from titanium.core.logging import get_logger
 from titanium.core.metrics import UPSTREAM_ERRORS
 from titanium.core.middleware import BodyTooLarge, request_id_of
-from titanium.core.tracing import aiohttp_trace_configs
+from titanium.core.tracing import aiohttp_trace_configs, inject_context
 
 log = get_logger(__name__)
 
@@ -26,7 +26,10 @@ _HOP_BY_HOP = frozenset({
     "transfer-encoding", "upgrade", "host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
     "x-request-id",
 })
-_NOT_RETURNED = frozenset({"connection", "keep-alive", "transfer-encoding", "server", "date", "x-request-id"})
+_NOT_RETURNED = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"server", b"date", b"x-request-id"})
+# Answers up to this size (most JSON) are read whole and sent at once; larger
+# ones, and those of unknown length, are streamed through.
+BUFFERED_ANSWER_BYTES = 256 * 1024
 
 
 def client_address(request: Request, trusted_hops: int) -> str:
@@ -48,6 +51,7 @@ def _request_headers(request: Request, client: str) -> CIMultiDict[str]:
     headers["x-forwarded-proto"] = request.url.scheme
     headers["x-forwarded-host"] = request.headers.get("host", "")
     headers["x-request-id"] = request_id_of(request.scope)
+    inject_context(headers)
     return headers
 
 
@@ -64,7 +68,7 @@ def upstream_session(connect_timeout: float, read_timeout: float, max_connection
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout),
         auto_decompress=False,
         skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-        trace_configs=aiohttp_trace_configs(),  # a client span, and the trace context passed on
+        trace_configs=aiohttp_trace_configs(),
     )
 
 
@@ -84,12 +88,26 @@ async def forward(session: aiohttp.ClientSession, request: Request, upstream: st
         if body.too_large is not None:  # the client's fault, however the sending failed
             return error_response(413, body.too_large.detail)
         return _upstream_failure(upstream, exc)
+    # Raw pairs, not a dict: a repeated header (Set-Cookie) must stay repeated.
+    answer_headers = [(name, value) for name, value in answer.raw_headers if name.lower() not in _NOT_RETURNED]
+    if answer.content_length is not None and answer.content_length <= BUFFERED_ANSWER_BYTES:
+        return await _buffered(answer, upstream, answer_headers)
     response = StreamingResponse(_body(answer, upstream), status_code=answer.status,
                                  background=BackgroundTask(_release, answer))
-    # Raw pairs, not a dict: a repeated header (Set-Cookie) must stay repeated.
-    response.raw_headers.extend(
-        (name, value) for name, value in answer.raw_headers if name.decode("latin-1").lower() not in _NOT_RETURNED
-    )
+    response.raw_headers.extend(answer_headers)
+    return response
+
+
+async def _buffered(answer: aiohttp.ClientResponse, upstream: str, headers: list[tuple[bytes, bytes]]) -> Response:
+    """A small answer read whole and sent in one piece: no streaming task, no chunk loop."""
+    try:
+        body = await answer.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return _upstream_failure(upstream, exc)
+    finally:
+        answer.release()
+    response = Response(body, status_code=answer.status)
+    response.raw_headers = headers  # the service's own, Content-Length included
     return response
 
 
