@@ -28,30 +28,33 @@ async def test_values_are_shared_between_two_clients_and_invalidated_for_both(re
     first = CachedNamespace(SafeCache(RedisCache(redis_client(redis_server), redis_prefix)), "shared", 60, "test")
     second = CachedNamespace(SafeCache(RedisCache(redis_client(redis_server), redis_prefix)), "shared", 60, "test")
     loads: list[int] = []
-    assert await first.get_or_load("k", counting_loader(loads)) == {"loaded": 1}
-    assert await second.get_or_load("k", counting_loader(loads)) == {"loaded": 1}
-    await second.invalidate()
-    assert await first.get_or_load("k", counting_loader(loads)) == {"loaded": 2}
-    assert loads == [1, 2]
+    other: list[int] = []
+    assert await first.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}'
+    assert await second.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}'
+    assert await first.get_or_load("g", "k", counting_loader(other)) == b'{"loaded":1}'
+    await second.invalidate("f")
+    assert await first.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":2}'
+    assert await second.get_or_load("g", "k", counting_loader(other)) == b'{"loaded":1}', "family g stays cached"
+    assert loads == [1, 2] and other == [1]
     await first.cache.close()
     await second.cache.close()
 
 
 async def test_entries_expire_in_redis(redis_cache):
-    await redis_cache.set_json("short", {"a": 1}, ttl=0.2)
-    assert await redis_cache.get_json("short") == {"a": 1}
+    await redis_cache.set("short", b'{"a":1}', ttl=0.2)
+    assert await redis_cache.get("short") == b'{"a":1}'
     assert 0 < await redis_cache.inner._client.pttl(f"{redis_cache.inner._prefix}:short") <= 200
     await asyncio.sleep(0.3)
-    assert await redis_cache.get_json("short") is None
+    assert await redis_cache.get("short") is None
 
 
 async def test_a_dead_redis_is_a_miss_not_an_error():
     cache = build_cache(DEAD_REDIS, "titanium-test")
     namespace = CachedNamespace(cache, "dead", 60, "test")
     loads: list[int] = []
-    assert await namespace.get_or_load("k", counting_loader(loads)) == {"loaded": 1}
-    assert await namespace.get_or_load("k", counting_loader(loads)) == {"loaded": 2}
-    await namespace.invalidate()
+    assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}'
+    assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":2}'
+    await namespace.invalidate("f")
     assert await cache.status() == "error"
     await cache.close()
 
@@ -72,17 +75,17 @@ async def test_a_write_the_cache_missed_is_made_good_before_the_next_read(redis_
     cache.PAUSE_SECONDS = 0.1
     namespace = CachedNamespace(cache, "paused", 60, "test")
     loads: list[int] = []
-    assert await namespace.get_or_load("k", counting_loader(loads)) == {"loaded": 1}
+    assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}'
 
     admin = redis_client(redis_server)
     await admin.execute_command("CLIENT", "PAUSE", "1500", "WRITE")
     try:
-        await namespace.invalidate()  # the database write happened; the bump could not
+        await namespace.invalidate("f")  # the database write happened; the bump could not
     finally:
         await admin.execute_command("CLIENT", "UNPAUSE")
         await admin.aclose()
     await asyncio.sleep(0.2)  # past the cache's own pause
 
-    assert await namespace.get_or_load("k", counting_loader(loads)) == {"loaded": 2}
-    assert await namespace.get_or_load("k", counting_loader(loads)) == {"loaded": 2}, "and cached again"
+    assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":2}'
+    assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":2}', "and cached again"
     await cache.close()

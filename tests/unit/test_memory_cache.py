@@ -5,39 +5,70 @@ from titanium.core.cache import CachedNamespace, MemoryCache, SafeCache
 
 async def test_entries_expire():
     cache = MemoryCache()
-    await cache.set("k", "v", ttl=0.05)
-    assert await cache.get("k") == "v"
+    await cache.set("k", b"v", ttl=0.05)
+    assert await cache.get("k") == b"v"
     await asyncio.sleep(0.08)
     assert await cache.get("k") is None
 
 
 async def test_the_least_recently_used_entry_goes_first_when_full():
     cache = MemoryCache(max_entries=2)
-    await cache.set("a", "1", 60)
-    await cache.set("b", "2", 60)
+    await cache.set("a", b"1", 60)
+    await cache.set("b", b"2", 60)
     await cache.get("a")
-    await cache.set("c", "3", 60)
+    await cache.set("c", b"3", 60)
     assert await cache.get("b") is None
-    assert await cache.get("a") == "1" and await cache.get("c") == "3"
+    assert await cache.get("a") == b"1" and await cache.get("c") == b"3"
 
 
 async def test_add_sets_only_when_absent():
     cache = MemoryCache()
-    assert await cache.add("k", "1") is True
-    assert await cache.add("k", "2") is False
+    assert await cache.add("k", b"1", 60) is True
+    assert await cache.add("k", b"2", 60) is False
     assert await cache.incr("k") == 2
 
 
-async def test_a_namespace_loads_once_until_invalidated():
-    namespace = CachedNamespace(SafeCache(MemoryCache()), "test", ttl=60, service="test")
-    loads = []
-
+def counting_loader(loads: list[int]):
     async def load():
-        loads.append(1)
-        return {"n": len(loads)}
+        loads.append(len(loads) + 1)
+        return {"n": loads[-1]}
 
-    assert await namespace.get_or_load("key", load) == {"n": 1}
-    assert await namespace.get_or_load("key", load) == {"n": 1}
-    await namespace.invalidate()
-    assert await namespace.get_or_load("key", load) == {"n": 2}
-    assert len(loads) == 2
+    return load
+
+
+async def test_a_family_loads_once_until_invalidated_and_others_stay_cached():
+    namespace = CachedNamespace(SafeCache(MemoryCache()), "test", ttl=60, service="test")
+    lists: list[int] = []
+    post: list[int] = []
+    assert await namespace.get_or_load("lists", "0:20", counting_loader(lists)) == b'{"n":1}'
+    assert await namespace.get_or_load("lists", "0:20", counting_loader(lists)) == b'{"n":1}'
+    assert await namespace.get_or_load("post:1", "", counting_loader(post)) == b'{"n":1}'
+    await namespace.invalidate("lists")
+    assert await namespace.get_or_load("lists", "0:20", counting_loader(lists)) == b'{"n":2}'
+    assert await namespace.get_or_load("post:1", "", counting_loader(post)) == b'{"n":1}', "another family stays cached"
+    assert (lists, post) == ([1, 2], [1])
+
+
+async def test_concurrent_misses_of_one_key_share_one_load():
+    namespace = CachedNamespace(SafeCache(MemoryCache()), "test", ttl=60, service="test")
+    loads: list[int] = []
+
+    async def slow_load():
+        await asyncio.sleep(0.05)
+        loads.append(1)
+        return [len(loads)]
+
+    answers = await asyncio.gather(*(namespace.get_or_load("lists", "k", slow_load) for _ in range(10)))
+    assert answers == [b"[1]"] * 10 and loads == [1]
+
+
+async def test_nothing_is_cached_for_a_missing_value():
+    namespace = CachedNamespace(SafeCache(MemoryCache()), "test", ttl=60, service="test")
+    loads: list[int] = []
+
+    async def missing():
+        loads.append(1)
+
+    assert await namespace.get_or_load("post:9", "", missing) is None
+    assert await namespace.get_or_load("post:9", "", missing) is None
+    assert loads == [1, 1]

@@ -7,13 +7,14 @@ again, so that a dead Redis costs each request nothing).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+import orjson
 import redis.asyncio as redis
 
 from titanium.core.logging import get_logger
@@ -25,13 +26,22 @@ log = get_logger(__name__)
 class Cache(Protocol):
     kind: str
 
-    async def get(self, key: str) -> str | None: ...
-    async def set(self, key: str, value: str, ttl: float) -> None: ...
-    async def add(self, key: str, value: str) -> bool:
-        """Set the key, without expiry, only where it is absent."""
+    async def get(self, key: str) -> bytes | None: ...
+    async def get_versioned(self, generation_key: str, key: str) -> tuple[bytes | None, bytes | None]:
+        """The generation stored at `generation_key`, and the value of `generation_key:<generation>:key`.
+
+        One round trip for both: every cached read needs them in turn.
+        """
+    async def set(self, key: str, value: bytes, ttl: float) -> None: ...
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        """Set the key only where it is absent."""
     async def incr(self, key: str) -> int: ...
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...
+
+
+def versioned_key(generation_key: str, generation: bytes, key: str) -> str:
+    return f"{generation_key}:{generation.decode()}:{key}"
 
 
 class MemoryCache:
@@ -40,10 +50,19 @@ class MemoryCache:
     kind = "memory"
 
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._max_entries = max_entries
 
-    async def get(self, key: str) -> str | None:
+    async def get(self, key: str) -> bytes | None:
+        return self._get(key)
+
+    async def get_versioned(self, generation_key: str, key: str) -> tuple[bytes | None, bytes | None]:
+        generation = self._get(generation_key)
+        if generation is None:
+            return None, None
+        return generation, self._get(versioned_key(generation_key, generation, key))
+
+    def _get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -54,22 +73,22 @@ class MemoryCache:
         self._entries.move_to_end(key)
         return value
 
-    async def set(self, key: str, value: str, ttl: float) -> None:
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
         self._store(key, value, time.monotonic() + ttl)
 
-    async def add(self, key: str, value: str) -> bool:
-        if await self.get(key) is not None:
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        if self._get(key) is not None:
             return False
-        self._store(key, value, float("inf"))
+        self._store(key, value, time.monotonic() + ttl)
         return True
 
     async def incr(self, key: str) -> int:
-        current = await self.get(key)
+        current = self._get(key)
         value = int(current or 0) + 1
-        self._store(key, str(value), self._entries.get(key, (float("inf"), ""))[0])
+        self._store(key, str(value).encode(), self._entries.get(key, (float("inf"), b""))[0])
         return value
 
-    def _store(self, key: str, value: str, expires_at: float) -> None:
+    def _store(self, key: str, value: bytes, expires_at: float) -> None:
         self._entries[key] = (expires_at, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
@@ -82,25 +101,41 @@ class MemoryCache:
         self._entries.clear()
 
 
+# The generation and the entry it versions, in one round trip. The entry's
+# key is derived here rather than declared, which a Redis Cluster would refuse;
+# the platform uses one Redis server (or a replicated pair), not a cluster.
+_GET_VERSIONED = """
+local generation = redis.call('GET', KEYS[1])
+if not generation then return {false, false} end
+return {generation, redis.call('GET', KEYS[1] .. ':' .. generation .. ':' .. ARGV[1])}
+"""
+
+
 class RedisCache:
     kind = "redis"
 
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self._client = client
         self._prefix = prefix
+        self._get_versioned = client.register_script(_GET_VERSIONED)
 
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{key}"
 
-    async def get(self, key: str) -> str | None:
+    async def get(self, key: str) -> bytes | None:
         value = await self._client.get(self._key(key))
-        return value.decode() if isinstance(value, bytes) else value
+        assert value is None or isinstance(value, bytes)  # the client does not decode
+        return value
 
-    async def set(self, key: str, value: str, ttl: float) -> None:
+    async def get_versioned(self, generation_key: str, key: str) -> tuple[bytes | None, bytes | None]:
+        generation, value = await self._get_versioned(keys=[self._key(generation_key)], args=[key])
+        return generation, value
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
         await self._client.set(self._key(key), value, px=int(ttl * 1000))
 
-    async def add(self, key: str, value: str) -> bool:
-        return bool(await self._client.set(self._key(key), value, nx=True))
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        return bool(await self._client.set(self._key(key), value, nx=True, px=int(ttl * 1000)))
 
     async def incr(self, key: str) -> int:
         return int(await self._client.incr(self._key(key)))
@@ -148,18 +183,17 @@ class SafeCache:
             log.warning("cache unavailable", operation=operation, error=repr(exc), pause_seconds=self.PAUSE_SECONDS)
             return default
 
-    async def get_json(self, key: str) -> Any | None:
-        raw = await self._call("get", None, key)
-        return None if raw is None else json.loads(raw)
-
-    async def set_json(self, key: str, value: Any, ttl: float) -> None:
-        await self._call("set", None, key, json.dumps(value, default=str), ttl)
-
-    async def get(self, key: str) -> str | None:
+    async def get(self, key: str) -> bytes | None:
         return await self._call("get", None, key)
 
-    async def add(self, key: str, value: str) -> bool:
-        return await self._call("add", False, key, value)
+    async def get_versioned(self, generation_key: str, key: str) -> tuple[bytes | None, bytes | None]:
+        return await self._call("get_versioned", (None, None), generation_key, key)
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        await self._call("set", None, key, value, ttl)
+
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        return await self._call("add", False, key, value, ttl)
 
     async def incr(self, key: str) -> int | None:
         return await self._call("incr", None, key)
@@ -183,53 +217,93 @@ def build_cache(redis_url: str | None, prefix: str) -> SafeCache:
 
 
 class CachedNamespace:
-    """Cache-aside for a family of keys that one write invalidates together.
+    """Cache-aside for families of keys, each family invalidated on its own; values kept as JSON bytes.
 
-    Keys carry the namespace's generation; a write bumps it, so every older
-    entry is unreachable at once (and expires on its own). A reader that
-    loaded from the database before a write stores its answer under the old
-    generation, where nobody looks again: no stale answer outlives a write.
+    A family ("the post lists", "post 7") has a generation number, and its
+    keys carry it; a write bumps the generations of the families it changes,
+    so every older entry of those is unreachable at once (and expires on its
+    own) while the other families stay cached. A reader that loaded from the
+    database before a write stores its answer under the old generation, where
+    nobody looks again: no stale answer outlives a write.
+
+    Values are kept and returned as the JSON bytes an answer sends, so a hit
+    costs no decoding and no encoding. Concurrent misses of one key in this
+    process share one load.
     """
 
     def __init__(self, cache: SafeCache, name: str, ttl: float, service: str) -> None:
         self.cache = cache
         self.name = name
         self.ttl = ttl
-        self.service = service
-        self._generation_key = f"{name}:generation"
-        # Set when a write could not bump the generation: until a bump goes
-        # through, this process must not trust what the cache holds.
-        self._bump_owed = False
+        # A generation outlives every entry it versions; if it is evicted
+        # anyway, the next one is seeded from the clock, above any before it.
+        self.generation_ttl = max(10 * ttl, 3600.0)
+        self._hits = CACHE_LOOKUPS.labels(service, "hit")
+        self._misses = CACHE_LOOKUPS.labels(service, "miss")
+        self._loading: dict[str, asyncio.Future[bytes | None]] = {}
+        # Families whose bump a write could not make: until it goes through,
+        # this process must not trust what the cache holds.
+        self._bumps_owed: set[str] = set()
 
-    async def _generation(self) -> str | None:
-        generation = await self.cache.get(self._generation_key)
-        if generation is None and await self.cache.add(self._generation_key, str(time.time_ns())):
-            generation = await self.cache.get(self._generation_key)
-        return generation
+    def _generation_key(self, family: str) -> str:
+        return f"{self.name}:{family}"
 
-    async def get_or_load(self, key: str, load: Callable[[], Awaitable[Any]]) -> Any:
-        if self._bump_owed and not await self._bump():
-            return await load()
-        generation = await self._generation()
-        if generation is None:  # cache unavailable: the database answers alone
-            return await load()
-        full_key = f"{self.name}:{generation}:{key}"
-        cached = await self.cache.get_json(full_key)
-        CACHE_LOOKUPS.labels(self.service, "miss" if cached is None else "hit").inc()
+    async def get_or_load(self, family: str, key: str, load: Callable[[], Awaitable[Any]]) -> bytes | None:
+        """The JSON of `key` in `family`: cached, or loaded (None when `load` gives None, which is not cached)."""
+        if self._bumps_owed and not await self._pay_bumps_owed():
+            return _encode(await load())
+        generation_key = self._generation_key(family)
+        generation, cached = await self.cache.get_versioned(generation_key, key)
+        if generation is None:
+            generation = await self._seed_generation(generation_key)
+            if generation is None:  # cache unavailable: the database answers alone
+                return _encode(await load())
         if cached is not None:
+            self._hits.inc()
             return cached
-        value = await load()
-        await self.cache.set_json(full_key, value, self.ttl)
+        self._misses.inc()
+        return await self._load_once(versioned_key(generation_key, generation, key), load)
+
+    async def _seed_generation(self, generation_key: str) -> bytes | None:
+        await self.cache.add(generation_key, str(time.time_ns()).encode(), self.generation_ttl)
+        return await self.cache.get(generation_key)
+
+    async def _load_once(self, full_key: str, load: Callable[[], Awaitable[Any]]) -> bytes | None:
+        loading = self._loading.get(full_key)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_and_store(full_key, load))
+            self._loading[full_key] = loading
+            loading.add_done_callback(lambda _done: self._loading.pop(full_key, None))
+        # Shielded: one waiter that gives up does not cancel the load for the others.
+        return await asyncio.shield(loading)
+
+    async def _load_and_store(self, full_key: str, load: Callable[[], Awaitable[Any]]) -> bytes | None:
+        value = _encode(await load())
+        if value is not None:
+            await self.cache.set(full_key, value, self.ttl)
         return value
 
-    async def invalidate(self) -> None:
-        self._bump_owed = not await self._bump()
+    async def invalidate(self, *families: str) -> None:
+        """Drop every entry of these families (a write changed them)."""
+        for family in families:
+            if not await self._bump(family):
+                self._bumps_owed.add(family)
 
-    async def _bump(self) -> bool:
-        """Move to a new generation; whether the cache took it."""
+    async def _pay_bumps_owed(self) -> bool:
+        for family in list(self._bumps_owed):
+            if not await self._bump(family):
+                return False
+            self._bumps_owed.discard(family)
+        return True
+
+    async def _bump(self, family: str) -> bool:
+        """Move `family` to a new generation; whether the cache took it."""
+        generation_key = self._generation_key(family)
         # Seed the counter first: an INCR on a missing key would restart at 1
         # and could meet entries an earlier generation 1 left behind.
-        await self.cache.add(self._generation_key, str(time.time_ns()))
-        bumped = await self.cache.incr(self._generation_key) is not None
-        self._bump_owed = not bumped
-        return bumped
+        await self.cache.add(generation_key, str(time.time_ns()).encode(), self.generation_ttl)
+        return await self.cache.incr(generation_key) is not None
+
+
+def _encode(value: Any) -> bytes | None:
+    return None if value is None else orjson.dumps(value)

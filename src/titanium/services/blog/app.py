@@ -1,6 +1,6 @@
 """The blog service: posts and categories, and the blog web app.
 
-Reads go through a cache (cache-aside, invalidated on every write); writes
+Reads go through a cache (cache-aside; a write drops the entries it changes); writes
 check the caller's token against the auth service's cached public keys.
 """
 
@@ -22,7 +22,7 @@ from titanium.core.database import create_engine, ping
 from titanium.core.http import http_client
 from titanium.core.jwks import JWKSVerifier, KeysUnavailable
 from titanium.core.settings import BlogSettings
-from titanium.services.blog.repository import BlogRepository, CategoryRef, ConcurrentChange, UnknownCategory
+from titanium.services.blog.repository import BlogRepository, CategoryRef, ConcurrentChange, Ownership, UnknownCategory
 from titanium.services.blog.schemas import NewPost, PostChanges, PostFields
 
 WEB_DIR = FilePath(__file__).parent / "web"
@@ -73,33 +73,56 @@ def _category_ref(fields: PostFields) -> CategoryRef | None:
     return None
 
 
-async def _own_post(service: Blog, post_id: int, user: dict[str, Any]) -> None:
-    author_id = await service.repository.author_of(post_id)
-    if author_id is None:
+async def _own_post(service: Blog, post_id: int, user: dict[str, Any]) -> Ownership:
+    ownership = await service.repository.ownership(post_id)
+    if ownership is None:
         raise HTTPException(404, "post not found")
-    if author_id != user["user_id"]:
+    if ownership.author_id != user["user_id"]:
         raise HTTPException(403, "only the author may change or delete this post")
+    return ownership
 
 
-@api.get("/posts")
+# The cache's families: what one write drops together.
+ALL_LISTS = "lists"
+CATEGORIES = "categories"
+
+
+def _category_lists(slug: str) -> str:
+    return f"lists:{slug}"
+
+
+def _post(post_id: int) -> str:
+    return f"post:{post_id}"
+
+
+class JSONBytes(Response):
+    """JSON already encoded (from the cache): sent as it is, not validated and encoded again."""
+
+    media_type = "application/json"
+
+
+def _found(body: bytes | None) -> JSONBytes:
+    if body is None:
+        raise HTTPException(404, "post not found")
+    return JSONBytes(body)
+
+
+@api.get("/posts", response_model=list[dict[str, Any]])
 async def list_posts(
     service: BlogDep,
     offset: Annotated[int, Query(ge=0, lt=2**31)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     category: Annotated[str | None, Query(min_length=1, max_length=60)] = None,
-) -> list[dict[str, Any]]:
-    return await service.cache.get_or_load(
-        f"posts:{offset}:{limit}:{category or ''}",
-        lambda: service.repository.list_posts(offset, limit, category),
-    )
+) -> Response:
+    family = ALL_LISTS if category is None else _category_lists(category)
+    body = await service.cache.get_or_load(family, f"{offset}:{limit}",
+                                           lambda: service.repository.list_posts(offset, limit, category))
+    return JSONBytes(body)
 
 
-@api.get("/posts/{post_id}")
-async def get_post(post_id: PostId, service: BlogDep) -> dict[str, Any]:
-    post = await service.cache.get_or_load(f"post:{post_id}", lambda: service.repository.get_post(post_id))
-    if post is None:
-        raise HTTPException(404, "post not found")
-    return post
+@api.get("/posts/{post_id}", response_model=dict[str, Any])
+async def get_post(post_id: PostId, service: BlogDep) -> Response:
+    return _found(await service.cache.get_or_load(_post(post_id), "", lambda: service.repository.get_post(post_id)))
 
 
 @api.post("/posts", status_code=201)
@@ -107,33 +130,37 @@ async def create_post(new: NewPost, user: User, service: BlogDep) -> dict[str, A
     category = _category_ref(new)
     assert category is not None and new.title is not None and new.content is not None
     post = await service.repository.create_post(new.title, new.content, user["username"], user["user_id"], category)
-    await service.cache.invalidate()
+    await service.cache.invalidate(ALL_LISTS, _category_lists(post["category"]["slug"]), CATEGORIES)
     return post
 
 
 @api.patch("/posts/{post_id}")
 async def update_post(post_id: PostId, changes: PostChanges, user: User, service: BlogDep) -> dict[str, Any]:
-    await _own_post(service, post_id, user)
+    before = await _own_post(service, post_id, user)
     values = changes.model_dump(include={"title", "content"}, exclude_none=True)
     post = await service.repository.update_post(post_id, values, _category_ref(changes))
     if post is None:
         raise HTTPException(404, "post not found")
-    await service.cache.invalidate()
+    after = post["category"]["slug"]
+    changed = {_post(post_id), ALL_LISTS, _category_lists(before.category_slug), _category_lists(after)}
+    if after != before.category_slug:
+        changed.add(CATEGORIES)  # post counts moved, a category may have come or gone
+    await service.cache.invalidate(*changed)
     return post
 
 
 @api.delete("/posts/{post_id}", status_code=204)
 async def delete_post(post_id: PostId, user: User, service: BlogDep) -> Response:
-    await _own_post(service, post_id, user)
+    before = await _own_post(service, post_id, user)
     if not await service.repository.delete_post(post_id):
         raise HTTPException(404, "post not found")
-    await service.cache.invalidate()
+    await service.cache.invalidate(_post(post_id), ALL_LISTS, _category_lists(before.category_slug), CATEGORIES)
     return Response(status_code=204)
 
 
-@api.get("/categories")
-async def list_categories(service: BlogDep) -> list[dict[str, Any]]:
-    return await service.cache.get_or_load("categories", service.repository.list_categories)
+@api.get("/categories", response_model=list[dict[str, Any]])
+async def list_categories(service: BlogDep) -> Response:
+    return JSONBytes(await service.cache.get_or_load(CATEGORIES, "", service.repository.list_categories))
 
 
 @api.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

@@ -31,6 +31,12 @@ class CategoryRef:
     id: int | None = None
 
 
+@dataclass(frozen=True)
+class Ownership:
+    author_id: int
+    category_slug: str
+
+
 class UnknownCategory(Exception):
     pass
 
@@ -101,10 +107,16 @@ class BlogRepository:
         row = (await conn.execute(statement)).mappings().one_or_none()
         return _full(row) if row else None
 
-    async def author_of(self, post_id: int) -> int | None:
-        """The author's user id, or None when there is no such post."""
+    async def ownership(self, post_id: int) -> Ownership | None:
+        """Who wrote the post and where it is filed, or None when there is no such post."""
+        statement = (
+            select(posts.c.author_id, categories.c.slug)
+            .join(categories, posts.c.category_id == categories.c.id)
+            .where(posts.c.id == post_id)
+        )
         async with self.engine.connect() as conn:
-            return await conn.scalar(select(posts.c.author_id).where(posts.c.id == post_id))
+            row = (await conn.execute(statement)).one_or_none()
+        return None if row is None else Ownership(author_id=row.author_id, category_slug=row.slug)
 
     async def list_categories(self) -> list[dict[str, Any]]:
         post_count = func.count(posts.c.id).label("post_count")
@@ -116,7 +128,8 @@ class BlogRepository:
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(statement)).mappings().all()
-        return [dict(row) for row in rows]
+        return [{"id": row["id"], "name": row["name"], "slug": row["slug"], "color": row["color"],
+                 "post_count": row["post_count"]} for row in rows]
 
     async def counts(self) -> dict[str, int]:
         async with self.engine.connect() as conn:
