@@ -67,6 +67,9 @@ def upstream_session(connect_timeout: float, read_timeout: float, max_connection
         connector=aiohttp.TCPConnector(limit=max_connections, limit_per_host=max_connections, ttl_dns_cache=60),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout),
         auto_decompress=False,
+        # Cookies belong to the clients, not to the gateway: a jar would keep
+        # one client's Set-Cookie and send it along with other clients' requests.
+        cookie_jar=aiohttp.DummyCookieJar(),
         skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
         trace_configs=aiohttp_trace_configs(),
     )
