@@ -1,26 +1,37 @@
-"""The `titanium` command: `up`, `serve`, `migrate`, `keygen`."""
+"""The `titanium` command: `up`, `serve`, `migrate`, `keygen`.
+
+Each command imports what it uses when it runs: a service process (`serve`)
+then holds no migration tool, and the supervisor (`up`) no web framework or
+database driver, which kept every process of the platform some 40 MB larger.
+"""
 
 from __future__ import annotations
 
-import importlib
 import os
+import subprocess
+import sys
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
-import uvicorn
-from pydantic import ValidationError
-from rich.console import Console
-from sqlalchemy.engine import make_url
 
-from titanium.core import migrations, tokens
-from titanium.core.settings import DEFAULT_PORTS, SETTINGS_CLASSES, BlogSettings, UsersSettings
-from titanium.supervisor import ServiceProcess, environment_for, log_path_for, port_in_use, run
+from titanium.core.topology import ports_from
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+    from rich.console import Console
 
 app = typer.Typer(help="Titanium: a cloud-native blog platform.", no_args_is_help=True, add_completion=False)
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+
+
+@cache
+def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, soft_wrap=True)
 
 
 class Service(StrEnum):
@@ -31,21 +42,31 @@ class Service(StrEnum):
     blog = "blog"
 
 
+def _users_database_url() -> str | None:
+    from titanium.core.settings import UsersSettings
+
+    return UsersSettings().users_database_url
+
+
+def _blog_database_url() -> str | None:
+    from titanium.core.settings import BlogSettings
+
+    return BlogSettings().blog_database_url
+
+
 # The services that own a database, and how to read its URL from their settings.
-DATABASES = {
-    "users": lambda: UsersSettings().users_database_url,
-    "blog": lambda: BlogSettings().blog_database_url,
-}
+DATABASES = {"users": _users_database_url, "blog": _blog_database_url}
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]titanium:[/] {message}")
+    console(stderr=True).print(f"[bold red]titanium:[/] {message}")
     return typer.Exit(code=2)
 
 
 def _settings_error(exc: ValidationError) -> typer.Exit:
-    reasons = "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
-    return _fail(f"invalid configuration: {reasons}")
+    from titanium.server import settings_problem
+
+    return _fail(f"invalid configuration: {settings_problem(exc)}")
 
 
 @app.command()
@@ -55,21 +76,19 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on [env TITANIUM_PORT].")] = None,
 ) -> None:
     """Run one service in the foreground (what a container runs)."""
+    from pydantic import ValidationError
+
     if host:
         os.environ["TITANIUM_HOST"] = host
     if port:
         os.environ["TITANIUM_PORT"] = str(port)
-    build = importlib.import_module(f"titanium.services.{service.value}.app").build
+    from titanium import server
+
     try:
-        application = build()
+        application = server.build(service.value)
     except ValidationError as exc:
         raise _settings_error(exc) from None
-    settings = application.state.settings
-    uvicorn.run(
-        application, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-        log_config=None, access_log=False, proxy_headers=False, server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    server.run(application)
 
 
 @app.command()
@@ -77,6 +96,11 @@ def migrate(
     service: Annotated[list[Service] | None, typer.Argument(help="Only these services' databases.")] = None,
 ) -> None:
     """Apply the Alembic migrations of each database (creating a missing PostgreSQL database)."""
+    from pydantic import ValidationError
+    from sqlalchemy.engine import make_url
+
+    from titanium.core import migrations
+
     names = [s.value for s in service] if service else list(DATABASES)
     for name in names:
         if name not in DATABASES:
@@ -86,30 +110,40 @@ def migrate(
         except ValidationError as exc:
             raise _settings_error(exc) from None
         assert url is not None
-        console.print(f"[bold cyan]titanium[/] migrating {name}: {make_url(url).render_as_string(hide_password=True)}")
+        console().print(f"[bold cyan]titanium[/] migrating {name}: {make_url(url).render_as_string(hide_password=True)}")
         try:
             migrations.upgrade(name, url)
         except Exception as exc:
             raise _fail(f"migrating {name} failed: {exc}") from None
 
 
-def _check_settings() -> None:
-    """Refuse at once, with the reason, a configuration some service would refuse to start with."""
+@app.command(hidden=True)
+def prepare() -> None:
+    """What `titanium up` does before it starts anything: check every service's settings, then migrate."""
+    from pydantic import ValidationError
+
+    from titanium.core.settings import SETTINGS_CLASSES
+
     for name, settings_class in SETTINGS_CLASSES.items():
         try:
             settings_class()
         except ValidationError as exc:
-            err_console.print(f"[bold red]titanium:[/] the {name} service would not start:")
+            console(stderr=True).print(f"[bold red]titanium:[/] the {name} service would not start:")
             raise _settings_error(exc) from None
+    migrate(None)
 
 
 def _database_urls_on(server_url: str) -> dict[str, str]:
     """One database a service on one PostgreSQL server: titanium_users, titanium_blog."""
-    server = make_url(server_url)
-    return {
-        f"TITANIUM_{name.upper()}_DATABASE_URL": server.set(database=f"titanium_{name}").render_as_string(hide_password=False)
-        for name in DATABASES
-    }
+    server = urlsplit(server_url)
+    return {f"TITANIUM_{name.upper()}_DATABASE_URL": server._replace(path=f"/titanium_{name}").geturl() for name in DATABASES}
+
+
+def _prepare_in_a_child(env: dict[str, str]) -> None:
+    """`titanium prepare` in a process of its own: the supervisor never holds the settings' or migrations' libraries."""
+    code = subprocess.run([sys.executable, "-m", "titanium", "prepare"], env=env, check=False).returncode
+    if code != 0:
+        raise typer.Exit(code=code)
 
 
 @app.command()
@@ -127,9 +161,10 @@ def up(
     log_to_console: Annotated[bool, typer.Option(help="Print every service's JSON log here instead of to files.")] = False,
 ) -> None:
     """Start every service on loopback, wait until each is ready, and keep them running."""
+    from titanium.supervisor import port_in_use
+
     data_dir = data_dir.resolve()
-    ports = {name: base_port + offset - DEFAULT_PORTS["gateway"] for name, offset in DEFAULT_PORTS.items()}
-    busy = [f"{name} ({port})" for name, port in ports.items() if port_in_use(host, port)]
+    busy = [f"{name} ({port})" for name, port in ports_from(base_port).items() if port_in_use(host, port)]
     if busy:
         raise _fail(f"ports already in use: {', '.join(busy)}; is Titanium already running? (--base-port moves it)")
     base_env = dict(os.environ, TITANIUM_DATA_DIR=str(data_dir))
@@ -137,17 +172,14 @@ def up(
         base_env["TITANIUM_REDIS_URL"] = redis
     if postgres:
         base_env.update(_database_urls_on(postgres))
-    os.environ.update(base_env)
-    _check_settings()
-    migrate(None)
-    services = [
-        ServiceProcess(name, ports[name], environment_for(base_env, name, host, ports),
-                       None if log_to_console else log_path_for(data_dir, name))
-        for name in ("users", "auth", "blog", "dashboard", "gateway")
-    ]
-    if not log_to_console:
-        console.print(f"[bold cyan]titanium[/] logs: {data_dir / 'logs'}")
-    raise typer.Exit(code=run(services, console))
+    _prepare_in_a_child(base_env)
+    # The supervisor runs for as long as the platform does: this process
+    # becomes it (same pid, same signals), leaving the command-line tool's
+    # libraries behind (20 MB).
+    supervisor = [sys.executable, "-m", "titanium.supervisor", "--host", host, "--base-port", str(base_port),
+                  "--data-dir", str(data_dir), *(["--log-to-console"] if log_to_console else [])]
+    sys.stdout.flush()
+    os.execve(sys.executable, supervisor, base_env)  # noqa: S606 - our own interpreter, arguments as a list
 
 
 @app.command()
@@ -155,5 +187,7 @@ def keygen(path: Annotated[Path, typer.Argument(help="Where to write the new pri
     """Write a new Ed25519 token signing key, for TITANIUM_JWT_PRIVATE_KEY_FILE or a Secret."""
     if path.exists():
         raise _fail(f"{path} exists; refusing to overwrite a key")
+    from titanium.core import tokens
+
     tokens.load_or_create_key_file(path)
-    console.print(f"[bold cyan]titanium[/] wrote {path} (mode 600)")
+    console().print(f"[bold cyan]titanium[/] wrote {path} (mode 600)")

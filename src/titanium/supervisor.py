@@ -1,6 +1,7 @@
 """`titanium up`: every service as its own process on loopback, kept alive.
 
-Each service runs exactly as it will in a container (`titanium serve NAME`),
+Each service runs as it will in a container (`python -m titanium.server NAME`,
+the code behind `titanium serve NAME`),
 in its own process group so that Ctrl-C reaches only the supervisor, which
 then stops them in order. A service that dies is started again after a
 back-off that grows while it keeps dying and resets once it stays up.
@@ -8,9 +9,12 @@ back-off that grows while it keeps dying and resets once it stays up.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import ctypes
+import http.client
+import os
 import signal
 import socket
 import sys
@@ -19,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import httpx
 from rich.console import Console
 from rich.table import Table
+
+from titanium.core.topology import DEFAULT_PORTS, ports_from
 
 READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -99,7 +104,7 @@ class Supervisor:
             service.log_file = open(service.log_path, "ab", buffering=0)  # noqa: SIM115, ASYNC230
         output = service.log_file or None
         service.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "titanium", "serve", service.name,
+            sys.executable, "-m", "titanium.server", service.name,
             env=service.env, stdout=output, stderr=output, stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True, preexec_fn=_die_with_parent,
         )
@@ -128,15 +133,14 @@ class Supervisor:
                 self.say(f"[green]{service.name} is back[/] at {service.url} (pid {service.process.pid})")
 
     async def _ready(self, service: ServiceProcess, within: float) -> bool:
+        """Whether the service answers its readiness probe within `within` seconds (False at once if it dies)."""
         deadline = time.monotonic() + within
-        async with httpx.AsyncClient(timeout=1.0) as client:
-            while time.monotonic() < deadline and not self.stopping.is_set():
-                try:
-                    if (await client.get(f"{service.url}/health/ready")).status_code == 200:
-                        return True
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            if service.process is None or service.process.returncode is not None:
+                return False
+            if await asyncio.to_thread(_answers_ready, service.env["TITANIUM_HOST"], service.port):
+                return True
+            await asyncio.sleep(0.2)
         return False
 
     async def _wait_ready(self) -> bool:
@@ -174,6 +178,19 @@ class Supervisor:
         self.say("press Ctrl-C to stop")
 
 
+def _answers_ready(host: str, port: int) -> bool:
+    # The standard library's client, in a worker thread: an HTTP library
+    # would cost the long-lived supervisor 8 MB for a few probes.
+    connection = http.client.HTTPConnection(host, port, timeout=1.0)
+    try:
+        connection.request("GET", "/health/ready")
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
 def environment_for(base_env: dict[str, str], name: str, host: str, ports: dict[str, int]) -> dict[str, str]:
     env = dict(base_env)
     env.update({f"TITANIUM_{other.upper()}_URL": f"http://{host}:{port}" for other, port in ports.items()})
@@ -185,7 +202,28 @@ def log_path_for(data_dir: Path, name: str) -> Path:
     return data_dir / "logs" / f"{name}.log"
 
 
-def run(services: list[ServiceProcess], console: Console) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """`python -m titanium.supervisor`: what `titanium up` becomes once every database is migrated."""
+    parser = argparse.ArgumentParser(prog="python -m titanium.supervisor", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--base-port", type=int, default=DEFAULT_PORTS["gateway"])
+    parser.add_argument("--data-dir", type=Path, default=Path("data"))
+    parser.add_argument("--log-to-console", action="store_true")
+    args = parser.parse_args(argv)
+    ports = ports_from(args.base_port)
+    base_env = dict(os.environ)
+    services = [
+        ServiceProcess(name, ports[name], environment_for(base_env, name, args.host, ports),
+                       None if args.log_to_console else log_path_for(args.data_dir, name))
+        for name in ("users", "auth", "blog", "dashboard", "gateway")
+    ]
+    console = Console(soft_wrap=True)
+    if not args.log_to_console:
+        console.print(f"[bold cyan]titanium[/] logs: {args.data_dir / 'logs'}")
     return asyncio.run(Supervisor(services, console).run())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
 
 

@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings
 
 from titanium.core import settings as settings_module
 from titanium.core.metrics import metrics_endpoint
-from titanium.core.settings import SERVICE_NAMES
+from titanium.core.topology import SERVICE_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from tests.deploy.manifests import call_graph, service_routes
 from titanium.core.jwks import JWKS_PATH
-from titanium.core.settings import SERVICE_NAMES
+from titanium.core.topology import SERVICE_NAMES
 from titanium.services.gateway.app import PUBLIC_ROUTES
 
 NAMESPACE = "titanium"

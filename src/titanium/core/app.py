@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
-from fastapi import FastAPI
 from starlette.applications import Starlette
 
 from titanium import __version__
@@ -64,7 +63,8 @@ def create_app(
         log.info("service stopped")
         shutdown_tracing()
 
-    if issubclass(app_class, FastAPI):
+    fastapi = hasattr(app_class, "add_api_route")  # not imported here: the gateway runs on Starlette alone
+    if fastapi:
         # Spans come from our own middleware below, as in the Starlette
         # gateway; FastAPI's built-in telemetry would make a second set.
         app_options.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False})
@@ -80,7 +80,7 @@ def create_app(
     app.state.status_snapshot = health.snapshot
     # FastAPI labels only its own routes with their template (for metrics),
     # so the shared endpoints are added as FastAPI routes where it can.
-    add = app.add_api_route if isinstance(app, FastAPI) else app.add_route
+    add = app.add_api_route if fastapi else app.add_route  # type: ignore[attr-defined]
     for path, endpoint in (("/health", health.health), ("/health/ready", health.ready), ("/status", health.status),
                            ("/metrics", metrics_endpoint)):
         add(path, endpoint, methods=["GET"], include_in_schema=False)

@@ -12,13 +12,15 @@ import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-import redis.asyncio as redis
 
 from titanium.core.logging import get_logger
 from titanium.core.metrics import CACHE_LOOKUPS
+
+if TYPE_CHECKING:  # imported where a Redis is configured: a laptop's blog never loads the client
+    import redis.asyncio as redis
 
 log = get_logger(__name__)
 
@@ -149,6 +151,8 @@ class RedisCache:
 
 def redis_client(url: str) -> redis.Redis:
     """A pooled client with short timeouts: a slow Redis must not slow a request."""
+    import redis.asyncio as redis
+
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=0.5,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -29,8 +28,7 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    return error_response(422, [_public_error(error) for error in exc.errors()])
+    return error_response(422, [_public_error(error) for error in exc.errors()])  # type: ignore[attr-defined]
 
 
 def _public_error(error: dict[str, Any]) -> dict[str, Any]:
@@ -41,12 +39,20 @@ def _public_error(error: dict[str, Any]) -> dict[str, Any]:
 
 async def _dependency_error(request: Request, exc: Exception) -> Response:
     """A database or another server that does not answer: 503, try again; the service stays up."""
-    if isinstance(exc, DBAPIError) and not (
-        exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
-    ):
+    if _is_failing_query(exc):
         return await _unexpected_error(request, exc)  # a failing query is a bug, not an outage
     log.error("dependency unavailable", path=request.url.path, method=request.method, error=repr(exc))
     return error_response(503, "a service this request needs is unavailable; try again shortly", {"Retry-After": "1"})
+
+
+def _is_failing_query(exc: Exception) -> bool:
+    if "sqlalchemy" not in sys.modules:  # a service without a database has none to fail
+        return False
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    return isinstance(exc, DBAPIError) and not (
+        exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
@@ -55,8 +61,21 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 def install_error_handlers(app: Starlette) -> None:
+    """JSON answers for every error the app can meet.
+
+    FastAPI's and SQLAlchemy's errors are handled where those are in use, and
+    imported only there: the gateway, on Starlette alone, loads neither.
+    """
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    for unavailable in (DBAPIError, OSError, TimeoutError):
-        app.add_exception_handler(unavailable, _dependency_error)
+    unavailable: list[type[Exception]] = [OSError, TimeoutError]
+    if "fastapi" in sys.modules:
+        from fastapi.exceptions import RequestValidationError
+
+        app.add_exception_handler(RequestValidationError, _validation_error)
+    if "sqlalchemy" in sys.modules:
+        from sqlalchemy.exc import DBAPIError
+
+        unavailable.append(DBAPIError)
+    for exception in unavailable:
+        app.add_exception_handler(exception, _dependency_error)
     app.add_exception_handler(Exception, _unexpected_error)

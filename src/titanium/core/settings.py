@@ -9,23 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from limits import parse as parse_rate_limit
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# The ports every service listens on unless told otherwise; `titanium up
-# --base-port` keeps these offsets.
-DEFAULT_PORTS: dict[str, int] = {
-    "gateway": 8000,
-    "users": 8001,
-    "auth": 8002,
-    "dashboard": 8003,
-    "blog": 8005,
-}
-SERVICE_NAMES = tuple(DEFAULT_PORTS)
+from titanium.core.topology import DEFAULT_PORTS, default_url
 
 
 def _rate_limit(text: str) -> str:
+    from limits import parse as parse_rate_limit  # only the services with rate limits load `limits`
+
     try:
         parse_rate_limit(text)
     except ValueError:
@@ -34,10 +26,6 @@ def _rate_limit(text: str) -> str:
 
 
 RateLimitText = Annotated[str, AfterValidator(_rate_limit)]
-
-
-def default_url(service: str) -> str:
-    return f"http://127.0.0.1:{DEFAULT_PORTS[service]}"
 
 
 class ServiceSettings(BaseSettings):

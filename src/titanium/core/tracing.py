@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-import httpx
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from titanium import __version__
+
+if TYPE_CHECKING:  # each service imports only the clients it uses
+    import aiohttp
+    import httpx
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Probes and scrapes would be most of the spans and say nothing.
 UNTRACED_PATHS = "/health,/health/ready,/metrics"
