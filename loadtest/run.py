@@ -1,10 +1,11 @@
-"""`make bench`: start the platform, give it data, load it with k6, print what it measured.
+"""`make bench`: start the platform, give it data, load it with k6, print and save what it measured.
 
-Runs the mix three times: reads through the gateway, the same reads straight
-at the blog service (the difference is what the gateway costs), and reads
-with a share of writes through the gateway (every write invalidates the blog's
-cache). Prints P50/P95/P99, throughput and error rate for each. Everything
-stays on loopback.
+Each run is measured against references started alongside, on the same
+machine in the same minutes: a bare FastAPI app serving the blog's post list
+from memory, and a bare aiohttp proxy in front of it. Then the gateway and the
+blog itself (lists and single posts), the read-mostly mix of a blog's day, a
+mixed load arriving at a constant rate, and writes only. Each run is preceded
+by an unmeasured warm-up. Everything stays on loopback; k6 shares the cores.
 """
 
 from __future__ import annotations
@@ -12,21 +13,84 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import redis
+from table import Result, add_ratios, save, system_description, text_table
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from tests.conftest import PostgresDatabases  # noqa: E402 - the same helpers the tests use
-from tests.platform.harness import Client, Platform  # noqa: E402
+from tests.platform.harness import PASSWORD, SERVICES, Client, Platform, free_port_block, wait_until  # noqa: E402
 
 K6 = Path(sys.executable).with_name("k6")
+LIST_PATH = "/blog/api/posts?limit=20"
+SEEDED_POSTS = 50
+WRITERS = 20
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str  # what --only selects
+    title: str
+    script: str
+    target: str  # "app", "proxy", "gateway" or "blog"
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def planned_runs(rate: int, write_share: float) -> list[Run]:
+    return [
+        Run("app", "reference: bare app, post list", "read.js", "app", {"READ": "list"}),
+        Run("proxy", "reference: bare proxy, post list", "read.js", "proxy", {"READ": "list"}),
+        Run("gateway-list", "gateway, post list", "read.js", "gateway", {"READ": "list"}),
+        Run("gateway-post", "gateway, post detail", "read.js", "gateway", {"READ": "post"}),
+        Run("blog-list", "blog direct, post list", "read.js", "blog", {"READ": "list"}),
+        Run("blog-post", "blog direct, post detail", "read.js", "blog", {"READ": "post"}),
+        Run("read-mostly", f"gateway, blog's day ({write_share:.0%} writes)", "read_mostly.js", "gateway",
+            {"WRITE_SHARE": str(write_share)}),
+        Run("mixed", f"gateway, mixed at {rate}/s", "mixed.js", "gateway", {"RATE": str(rate)}),
+        Run("writes", f"gateway, writes only ({WRITERS} VUs)", "writes.js", "gateway", {"VUS": str(WRITERS)}),
+    ]
+
+
+def seconds(text: str) -> float:
+    """A k6-style duration ("20s", "1m", "500ms", "5") in seconds."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)?", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r}")
+    return float(match[1]) * {"ms": 0.001, "s": 1, None: 1, "m": 60}[match[2]]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--vus", type=int, default=50, help="virtual users of the steady runs (50)")
+    parser.add_argument("--duration", type=seconds, default=20.0, help="measured time of each run (20s)")
+    parser.add_argument("--warmup", type=seconds, default=5.0, help="unmeasured time before each run (5s; 0 for none)")
+    parser.add_argument("--rate", type=int, default=1000, help="requests a second of the mixed run (1000)")
+    parser.add_argument("--write-share", type=float, default=0.02, help="blog's-day requests that create a post (0.02)")
+    parser.add_argument("--only", metavar="NAME[,NAME]",
+                        help="these runs only, of: " + ", ".join(run.name for run in planned_runs(0, 0)))
+    parser.add_argument("--postgres", metavar="URL", help="run on this PostgreSQL server (fresh databases, dropped after)")
+    parser.add_argument("--redis", metavar="URL", help="and this Redis (a key prefix of its own, removed after)")
+    return parser.parse_args()
+
+
+def selected(runs: list[Run], only: str | None) -> list[Run]:
+    if not only:
+        return runs
+    names = set(only.split(","))
+    if unknown := names - {run.name for run in runs}:
+        raise SystemExit(f"no such run: {', '.join(sorted(unknown))}")
+    return [run for run in runs if run.name in names]
 
 
 def seed(platform: Platform, posts: int) -> tuple[Client, list[int]]:
@@ -36,18 +100,88 @@ def seed(platform: Platform, posts: int) -> tuple[Client, list[int]]:
     return author, ids
 
 
-def k6_run(script: Path, env: dict[str, str], summary: Path) -> dict:
-    subprocess.run([str(K6), "run", "--quiet", "--summary-export", str(summary), str(script)],
-                   env={**os.environ, **env}, check=False)
+@contextmanager
+def serving(module: str, env: dict[str, str]) -> Iterator[str]:
+    """loadtest/<module>.py's app under uvicorn, one process on a free loopback port; its URL while it runs."""
+    port = free_port_block(size=1)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), f"{module}:app", "--host", "127.0.0.1", "--port", str(port),
+         "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+        env={**os.environ, **env}, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(process, url + LIST_PATH), timeout=30, what=f"{module} answering")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _answers(process: subprocess.Popen[bytes], url: str) -> bool:
+    if process.poll() is not None:
+        raise RuntimeError(f"{url}: the server exited with {process.returncode}")
+    return httpx.get(url).status_code == 200
+
+
+def k6(script: str, env: dict[str, str], summary: Path) -> dict:
+    """The metrics of one k6 run (its printed summary is dropped: the table says it shorter)."""
+    # No REST API (--address ""): another k6 on this machine may hold its port.
+    done = subprocess.run([str(K6), "run", "--quiet", "--address", "", "--summary-export", str(summary), str(HERE / script)],
+                          env={**os.environ, **env}, stdout=subprocess.DEVNULL, check=False)
+    if not summary.exists():
+        raise RuntimeError(f"k6 {script} failed with {done.returncode}")
     return json.loads(summary.read_text())["metrics"]
 
 
-def report(name: str, metrics: dict) -> str:
-    duration = metrics["http_req_duration"]
-    requests = metrics["http_reqs"]
-    failed = metrics["http_req_failed"]
-    return (f"{name:<28} p50 {duration['med']:7.2f} ms   p95 {duration['p(95)']:7.2f} ms   "
-            f"p99 {duration['p(99)']:7.2f} ms   {requests['rate']:8.1f} req/s   errors {100 * failed['value']:.2f}%")
+def measure(run: Run, env: dict[str, str], args: argparse.Namespace, scratch: Path) -> Result:
+    print(f"  {run.title} ...", flush=True)
+    env = {**env, **run.env}
+    if args.warmup:
+        k6(run.script, {**env, "DURATION": f"{args.warmup}s"}, scratch / f"{run.name}-warmup.json")
+    metrics = k6(run.script, {**env, "DURATION": f"{args.duration}s"}, scratch / f"{run.name}.json")
+    return Result.from_k6(run.name, run.title, run.target, metrics, args.duration)
+
+
+def measure_watching(platform: Platform, run: Run, env: dict[str, str], args: argparse.Namespace, scratch: Path) -> Result:
+    """The run measured, with the services that restarted meanwhile (their outage is in the figures)."""
+    before = service_pids(platform)
+    result = measure(run, env, args, scratch)
+    result.restarted = [name for name, pid in service_pids(platform).items() if pid is None or pid != before[name]]
+    return result
+
+
+def service_pids(platform: Platform) -> dict[str, int | None]:
+    """Each service's process id; None for one that does not answer."""
+    try:
+        stats = platform.stats()
+    except httpx.HTTPError:
+        return dict.fromkeys(SERVICES)
+    return {name: stats.get(name, {}).get("pid") for name in SERVICES}
+
+
+def bench(runs: list[Run], args: argparse.Namespace, env: dict[str, str], scratch: Path) -> tuple[list[Result], int]:
+    """The runs' results, and how many posts the blog held at the end."""
+    platform = Platform(scratch, env).start()
+    try:
+        author, ids = seed(platform, SEEDED_POSTS)
+        posts = scratch / "posts.json"
+        posts.write_bytes(httpx.get(platform.url + LIST_PATH).raise_for_status().content)
+        with serving("reference_app", {"REFERENCE_BODY": str(posts)}) as app_url, \
+                serving("reference_proxy", {"REFERENCE_UPSTREAM": app_url}) as proxy_url:
+            urls = {"app": app_url, "proxy": proxy_url, "gateway": platform.url, "blog": platform.service_url("blog")}
+            common = {"VUS": str(args.vus), "POST_IDS": json.dumps(ids), "USERNAME": author.username or "", "PASSWORD": PASSWORD}
+            results = [measure_watching(platform, run, {**common, "BASE_URL": urls[run.target]}, args, scratch)
+                       for run in runs]
+        return results, platform.stats()["blog"]["post_count"]
+    except Exception:
+        print(f"the platform's output, the last of it:\n{platform.output()[-4000:]}", file=sys.stderr)
+        raise
+    finally:
+        platform.stop()
 
 
 def _remove_keys(redis_url: str, prefix: str) -> None:
@@ -58,46 +192,31 @@ def _remove_keys(redis_url: str, prefix: str) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--vus", default="50")
-    parser.add_argument("--duration", default="20s")
-    parser.add_argument("--write-share", default="0.02", help="share of requests that create a post")
-    parser.add_argument("--postgres", metavar="URL", help="run on this PostgreSQL server (fresh databases, dropped after)")
-    parser.add_argument("--redis", metavar="URL", help="and this Redis (a key prefix of its own, removed after)")
-    args = parser.parse_args()
-    # k6's virtual users all call from 127.0.0.1: lift the per-address limits, or they would measure 429s.
-    env = {"TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS": "1000/minute", "TITANIUM_RATE_LIMIT_PER_ADDRESS": "10000000/minute"}
+    args = parse_args()
+    runs = selected(planned_runs(args.rate, args.write_share), args.only)
+    # k6's virtual users all call from 127.0.0.1, and log in as the one seeded
+    # author before each run: lift the limits, or they would measure 429s.
+    env = {"TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS": "1000/minute", "TITANIUM_LOGIN_RATE_LIMIT_PER_USERNAME": "1000/minute",
+           "TITANIUM_RATE_LIMIT_PER_ADDRESS": "10000000/minute"}
     databases = PostgresDatabases(args.postgres) if args.postgres else None
     if databases:
         env |= {"TITANIUM_USERS_DATABASE_URL": databases.new("bench"), "TITANIUM_BLOG_DATABASE_URL": databases.new("bench")}
     if args.redis:
         env |= {"TITANIUM_REDIS_URL": args.redis, "TITANIUM_REDIS_PREFIX": f"titanium-bench-{os.getpid()}"}
-    with tempfile.TemporaryDirectory(prefix="titanium-bench-") as scratch:
-        platform = Platform(Path(scratch), env).start()
-        try:
-            author, ids = seed(platform, 50)
-            common = {"VUS": args.vus, "DURATION": args.duration, "POST_IDS": json.dumps(ids),
-                      "USERNAME": author.username or "", "PASSWORD": "correct horse battery"}
-            runs = [
-                ("gateway, reads only", platform.url, "0"),
-                ("blog direct, reads only", platform.service_url("blog"), "0"),
-                (f"gateway, {float(args.write_share):.0%} writes", platform.url, args.write_share),
-            ]
-            results = [(name, k6_run(HERE / "read_mostly.js", {**common, "BASE_URL": url, "WRITE_SHARE": share},
-                                     Path(scratch) / f"run{index}.json"))
-                       for index, (name, url, share) in enumerate(runs)]
-            stats = httpx.get(f"{platform.url}/stats").json()
-        finally:
-            platform.stop()
-            if databases:
-                databases.drop_all()
-            if args.redis:
-                _remove_keys(args.redis, env["TITANIUM_REDIS_PREFIX"])
-    stack = f"PostgreSQL{' and Redis' if args.redis else ''}" if databases else "SQLite and the in-process cache"
-    print(f"\nk6: {args.vus} virtual users for {args.duration} each, on {stack}, all on this machine (k6 shares its cores)")
-    for name, metrics in results:
-        print(report(name, metrics))
-    print(f"posts at the end: {stats['blog']['post_count']}")
+    system = system_description(args, postgres=bool(databases), redis=bool(args.redis))
+    print(f"k6 on {system['stack_name']}:", flush=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="titanium-bench-") as scratch:
+            results, posts_at_end = bench(runs, args, env, Path(scratch))
+    finally:
+        if databases:
+            databases.drop_all()
+        if args.redis:
+            _remove_keys(args.redis, env["TITANIUM_REDIS_PREFIX"])
+    add_ratios(results)
+    print(f"\n{text_table(system, results)}\nposts at the end: {posts_at_end}")
+    for path in save(system, results, posts_at_end, HERE / "results"):
+        print(f"written: {path.relative_to(HERE.parent)}")
     return 0
 
 
