@@ -25,7 +25,14 @@ async def test_add_sets_only_when_absent():
     cache = MemoryCache()
     assert await cache.add("k", b"1", 60) is True
     assert await cache.add("k", b"2", 60) is False
-    assert await cache.incr("k") == 2
+    assert await cache.get("k") == b"1"
+
+
+async def test_a_bump_seeds_a_missing_counter_then_counts_on():
+    cache = MemoryCache()
+    await cache.add("present", b"7", 60)
+    assert await cache.bump(["present", "absent"], b"100", 60)
+    assert (await cache.get("present"), await cache.get("absent")) == (b"8", b"101")
 
 
 def counting_loader(loads: list[int]):

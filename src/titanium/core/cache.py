@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -37,7 +37,8 @@ class Cache(Protocol):
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         """Set the key only where it is absent."""
-    async def incr(self, key: str) -> int: ...
+    async def bump(self, keys: list[str], seed: bytes, ttl: float) -> bool:
+        """Add one to each counter of `keys`, first setting one that is absent to `seed` (expiring after `ttl`); True."""
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...
 
@@ -84,11 +85,14 @@ class MemoryCache:
         self._store(key, value, time.monotonic() + ttl)
         return True
 
-    async def incr(self, key: str) -> int:
-        current = self._get(key)
-        value = int(current or 0) + 1
-        self._store(key, str(value).encode(), self._entries.get(key, (float("inf"), b""))[0])
-        return value
+    async def bump(self, keys: list[str], seed: bytes, ttl: float) -> bool:
+        for key in keys:
+            current = self._get(key)
+            if current is None:
+                self._store(key, seed, time.monotonic() + ttl)
+            value = int(current or seed) + 1
+            self._store(key, str(value).encode(), self._entries[key][0])
+        return True
 
     def _store(self, key: str, value: bytes, expires_at: float) -> None:
         self._entries[key] = (expires_at, value)
@@ -113,6 +117,16 @@ return {generation, redis.call('GET', KEYS[1] .. ':' .. generation .. ':' .. ARG
 """
 
 
+# Every counter a write moves, in one round trip.
+_BUMP = """
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2])
+  redis.call('INCR', key)
+end
+return #KEYS
+"""
+
+
 class RedisCache:
     kind = "redis"
 
@@ -120,6 +134,7 @@ class RedisCache:
         self._client = client
         self._prefix = prefix
         self._get_versioned = client.register_script(_GET_VERSIONED)
+        self._bump = client.register_script(_BUMP)
 
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{key}"
@@ -139,8 +154,9 @@ class RedisCache:
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         return bool(await self._client.set(self._key(key), value, nx=True, px=int(ttl * 1000)))
 
-    async def incr(self, key: str) -> int:
-        return int(await self._client.incr(self._key(key)))
+    async def bump(self, keys: list[str], seed: bytes, ttl: float) -> bool:
+        await self._bump(keys=[self._key(key) for key in keys], args=[seed, int(ttl * 1000)])
+        return True
 
     async def ping(self) -> bool:
         return bool(await self._client.ping())
@@ -199,8 +215,9 @@ class SafeCache:
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         return await self._call("add", False, key, value, ttl)
 
-    async def incr(self, key: str) -> int | None:
-        return await self._call("incr", None, key)
+    async def bump(self, keys: list[str], seed: bytes, ttl: float) -> bool:
+        """Whether the cache took the bump."""
+        return bool(await self._call("bump", False, keys, seed, ttl))
 
     async def status(self) -> str:
         """"ok", or "error" when the cache does not answer (checked now, not from the pause)."""
@@ -289,24 +306,22 @@ class CachedNamespace:
 
     async def invalidate(self, *families: str) -> None:
         """Drop every entry of these families (a write changed them)."""
-        for family in families:
-            if not await self._bump(family):
-                self._bumps_owed.add(family)
+        if not await self._bump(families):
+            self._bumps_owed.update(families)
 
     async def _pay_bumps_owed(self) -> bool:
-        for family in list(self._bumps_owed):
-            if not await self._bump(family):
-                return False
-            self._bumps_owed.discard(family)
+        if not await self._bump(self._bumps_owed):
+            return False
+        self._bumps_owed.clear()
         return True
 
-    async def _bump(self, family: str) -> bool:
-        """Move `family` to a new generation; whether the cache took it."""
-        generation_key = self._generation_key(family)
-        # Seed the counter first: an INCR on a missing key would restart at 1
-        # and could meet entries an earlier generation 1 left behind.
-        await self.cache.add(generation_key, str(time.time_ns()).encode(), self.generation_ttl)
-        return await self.cache.incr(generation_key) is not None
+    async def _bump(self, families: Iterable[str]) -> bool:
+        """Move the families to new generations; whether the cache took it."""
+        # A missing counter is seeded from the clock first: an INCR on a
+        # missing key would restart at 1 and could meet entries an earlier
+        # generation 1 left behind.
+        keys = [self._generation_key(family) for family in families]
+        return await self.cache.bump(keys, str(time.time_ns()).encode(), self.generation_ttl)
 
 
 def _encode(value: Any) -> bytes | None:
