@@ -9,17 +9,15 @@ however the path is spelt or encoded.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from titanium.core.app import create_app
 from titanium.core.errors import error_response
@@ -37,23 +35,24 @@ class PublicRoute:
     path: str
     methods: tuple[str, ...]
     service: str
-    target: Callable[[Request], str | None]  # the upstream path; None means 404
+    target: Callable[[Scope], str | None]  # the upstream path; None means 404
 
 
-def _same_path(request: Request) -> str | None:
+def _same_path(scope: Scope) -> str | None:
     # Forward the path as the client encoded it, but refuse dot segments: a
     # proxy or server behind may resolve them and leave the routed prefix.
-    if any(segment in (".", "..") for segment in request.url.path.split("/")):
+    if any(segment in (".", "..") for segment in scope["path"].split("/")):
         return None
-    return request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+    raw_path: bytes = scope.get("raw_path") or b""
+    return raw_path.decode("latin-1") or quote(scope["path"])
 
 
-def _fixed(path: str) -> Callable[[Request], str | None]:
-    return lambda _request: path
+def _fixed(path: str) -> Callable[[Scope], str | None]:
+    return lambda _scope: path
 
 
-def _user_path(request: Request) -> str | None:
-    username = request.path_params["username"]
+def _user_path(scope: Scope) -> str | None:
+    username = scope["path_params"]["username"]
     return f"/users/{quote(username, safe='')}" if _USERNAME.match(username) and username.strip(".") else None
 
 
@@ -81,23 +80,31 @@ def _upstreams(settings: GatewaySettings) -> dict[str, str]:
     }
 
 
-def _endpoint(route: PublicRoute, settings: GatewaySettings, limiter: RateLimiter) -> Callable[[Request], Awaitable[Response]]:
-    base_url = _upstreams(settings)[route.service]
-    limit = parse_limit(settings.rate_limit_per_address)
+class Forwarder:
+    """The ASGI endpoint of one public route: the client's budget, then the request forwarded to its service."""
 
-    async def endpoint(request: Request) -> Response:
-        client = client_address(request, settings.trusted_proxy_hops)
-        decision = await limiter.hit(limit, "gateway", client)
+    def __init__(self, route: PublicRoute, settings: GatewaySettings, limiter: RateLimiter) -> None:
+        self.route = route
+        self.base_url = _upstreams(settings)[route.service]
+        self.trusted_proxy_hops = settings.trusted_proxy_hops
+        self.limit = parse_limit(settings.rate_limit_per_address)
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = client_address(scope, self.trusted_proxy_hops)
+        decision = await self.limiter.hit(self.limit, "gateway", client)
         if not decision.allowed:
-            return error_response(429, "too many requests from this address; slow down",
-                                  {"Retry-After": str(decision.retry_after)})
-        path = route.target(request)
+            refusal = error_response(429, "too many requests from this address; slow down",
+                                     {"Retry-After": str(decision.retry_after)})
+            await refusal(scope, receive, send)
+            return
+        path = self.route.target(scope)
         if path is None:
-            return error_response(404, "Not Found")
-        session: aiohttp.ClientSession = request.app.state.session
-        return await forward(session, request, route.service, base_url, path, client)
-
-    return endpoint
+            await error_response(404, "Not Found")(scope, receive, send)
+            return
+        query: bytes = scope["query_string"]
+        url = self.base_url + path + ("?" + query.decode("latin-1") if query else "")
+        await forward(scope["app"].state.session, scope, receive, send, self.route.service, url, client)
 
 
 def build(settings: GatewaySettings | None = None) -> Starlette:
@@ -120,5 +127,6 @@ def build(settings: GatewaySettings | None = None) -> Starlette:
     app = create_app("gateway", settings, lifespan=lifespan, soft_checks=soft_checks, figures=figures,
                      app_class=Starlette)
     for route in PUBLIC_ROUTES:
-        app.router.routes.append(Route(route.path, _endpoint(route, settings, limiter), methods=list(route.methods)))
+        # An ASGI callable, not a function: Starlette runs it as it is, with no request and response objects.
+        app.router.routes.append(Route(route.path, Forwarder(route, settings, limiter), methods=list(route.methods)))
     return app

@@ -1,4 +1,10 @@
-"""Forwarding one request to a service: streamed both ways over one pooled client."""
+"""Forwarding one request to a service over one pooled client, as plain ASGI.
+
+The gateway is on the path of every request, so this speaks ASGI directly:
+no request or response objects, the answer sent as the two messages it is
+(or streamed when it is large or of unknown length), the headers passed as
+the raw pairs they arrive in.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,8 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from multidict import CIMultiDict
-from starlette.background import BackgroundTask
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 from yarl import URL
 
 from titanium.core.errors import error_response
@@ -22,43 +27,50 @@ log = get_logger(__name__)
 # Headers that belong to one connection, never forwarded (RFC 9110, 7.6.1),
 # and those the gateway sets itself.
 _HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-    "x-request-id",
+    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
+    b"transfer-encoding", b"upgrade", b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
+    b"x-request-id",
 })
 _NOT_RETURNED = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"server", b"date", b"x-request-id"})
 # Answers up to this size (most JSON) are read whole and sent at once; larger
 # ones, and those of unknown length, are streamed through.
 BUFFERED_ANSWER_BYTES = 256 * 1024
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+_WITHOUT_BODY = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+# Errors after which no answer came: a kept-alive connection the service
+# closed (it restarted, or dropped idle connections) shows as one of these.
+_RETRYABLE = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
-def client_address(request: Request, trusted_hops: int) -> str:
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of the request header `name` (lower case), if sent."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def client_address(scope: Scope, trusted_hops: int) -> str:
     """The caller's address, trusting `trusted_hops` proxies in front of the gateway."""
-    peer = request.client.host if request.client else "unknown"
+    peer = scope["client"][0] if scope.get("client") else "unknown"
     if trusted_hops <= 0:
         return peer
-    chain = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",") if hop.strip()]
+    chain = [hop.strip() for hop in (header(scope, b"x-forwarded-for") or "").split(",") if hop.strip()]
     chain.append(peer)
     return chain[max(0, len(chain) - 1 - trusted_hops)]
 
 
-def _request_headers(request: Request, client: str) -> CIMultiDict[str]:
+def _request_headers(scope: Scope, client: str) -> CIMultiDict[str]:
     headers: CIMultiDict[str] = CIMultiDict(
-        (name, value) for name, value in request.headers.items() if name not in _HOP_BY_HOP
+        (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"] if name not in _HOP_BY_HOP
     )
     # Rewritten, not appended: the services behind trust this one value.
     headers["x-forwarded-for"] = client
-    headers["x-forwarded-proto"] = request.url.scheme
-    headers["x-forwarded-host"] = request.headers.get("host", "")
-    headers["x-request-id"] = request_id_of(request.scope)
+    headers["x-forwarded-proto"] = scope["scheme"]
+    headers["x-forwarded-host"] = header(scope, b"host") or ""
+    headers["x-request-id"] = request_id_of(scope)
     inject_context(headers)
     return headers
-
-
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
-# Errors after which no answer came: a kept-alive connection the service
-# closed (it restarted, or dropped idle connections) shows as one of these.
-_RETRYABLE = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 def upstream_session(connect_timeout: float, read_timeout: float, max_connections: int) -> aiohttp.ClientSession:
@@ -75,43 +87,31 @@ def upstream_session(connect_timeout: float, read_timeout: float, max_connection
     )
 
 
-async def forward(session: aiohttp.ClientSession, request: Request, upstream: str, base_url: str, path: str,
-                  client: str) -> Response:
-    """The service's answer to `request` from `client` (an address), streamed.
+async def forward(session: aiohttp.ClientSession, scope: Scope, receive: Receive, send: Send, upstream: str,
+                  url: str, client: str) -> None:
+    """Send the service's answer at `url` (path and query, encoded) to the request from `client`.
 
     A JSON 413, 502, 503 or 504 when the service gives none.
     """
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    url = URL(base_url + path + (f"?{query}" if query else ""), encoded=True)
-    headers = _request_headers(request, client)
-    body = _LimitedBody(request)
+    body = _LimitedBody(scope, receive)
     try:
-        answer = await _send(session, request.method, url, headers, body, upstream)
+        answer = await _send(session, scope["method"], URL(url, encoded=True), _request_headers(scope, client), body,
+                             upstream)
     except (aiohttp.ClientError, TimeoutError, BodyTooLarge) as exc:
         if body.too_large is not None:  # the client's fault, however the sending failed
-            return error_response(413, body.too_large.detail)
-        return _upstream_failure(upstream, exc)
-    # Raw pairs, not a dict: a repeated header (Set-Cookie) must stay repeated.
-    answer_headers = [(name, value) for name, value in answer.raw_headers if name.lower() not in _NOT_RETURNED]
-    if answer.content_length is not None and answer.content_length <= BUFFERED_ANSWER_BYTES:
-        return await _buffered(answer, upstream, answer_headers)
-    response = StreamingResponse(_body(answer, upstream), status_code=answer.status,
-                                 background=BackgroundTask(_release, answer))
-    response.raw_headers.extend(answer_headers)
-    return response
-
-
-async def _buffered(answer: aiohttp.ClientResponse, upstream: str, headers: list[tuple[bytes, bytes]]) -> Response:
-    """A small answer read whole and sent in one piece: no streaming task, no chunk loop."""
+            await error_response(413, body.too_large.detail)(scope, receive, send)
+        else:
+            await _upstream_failure(upstream, exc)(scope, receive, send)
+        return
     try:
-        body = await answer.read()
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return _upstream_failure(upstream, exc)
+        # Raw pairs, not a dict: a repeated header (Set-Cookie) must stay repeated.
+        headers = [(name.lower(), value) for name, value in answer.raw_headers if name.lower() not in _NOT_RETURNED]
+        if answer.content_length is not None and answer.content_length <= BUFFERED_ANSWER_BYTES:
+            await _send_whole(answer, upstream, headers, scope, receive, send)
+        else:
+            await _stream(answer, upstream, headers, send)
     finally:
         answer.release()
-    response = Response(body, status_code=answer.status)
-    response.raw_headers = headers  # the service's own, Content-Length included
-    return response
 
 
 async def _send(session: aiohttp.ClientSession, method: str, url: URL, headers: CIMultiDict[str],
@@ -139,37 +139,52 @@ class _LimitedBody:
     as a connection error, so the refusal is kept here to be told apart.
     """
 
-    def __init__(self, request: Request) -> None:
-        self._request = request
-        self.present = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") or "content-length" in request.headers
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self._receive = receive
+        self.present = scope["method"] not in _WITHOUT_BODY or header(scope, b"content-length") is not None
         self.too_large: BodyTooLarge | None = None
 
     async def stream(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._request.stream():
-                yield chunk
+            while True:
+                message = await self._receive()
+                if message["type"] == "http.disconnect":
+                    return
+                if chunk := message.get("body", b""):
+                    yield chunk
+                if not message.get("more_body", False):
+                    return
         except BodyTooLarge as exc:
             self.too_large = exc
             raise
 
 
-async def _body(answer: aiohttp.ClientResponse, upstream: str) -> AsyncIterator[bytes]:
+async def _send_whole(answer: aiohttp.ClientResponse, upstream: str, headers: list[tuple[bytes, bytes]],
+                      scope: Scope, receive: Receive, send: Send) -> None:
+    """A small answer read whole and sent in one piece: no chunk loop."""
+    try:
+        body = await answer.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        await _upstream_failure(upstream, exc)(scope, receive, send)
+        return
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _stream(answer: aiohttp.ClientResponse, upstream: str, headers: list[tuple[bytes, bytes]], send: Send) -> None:
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     try:
         async for chunk in answer.content.iter_any():
-            yield chunk
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
     except (aiohttp.ClientError, TimeoutError) as exc:
         # The status line is gone already; all that is left is to cut the answer short.
         UPSTREAM_ERRORS.labels("gateway", upstream, type(exc).__name__).inc()
         log.warning("upstream failed mid-answer", upstream=upstream, error=repr(exc))
         raise
+    await send({"type": "http.response.body", "body": b""})
 
 
-async def _release(answer: aiohttp.ClientResponse) -> None:
-    # async: Starlette runs a plain function as a background task in a worker thread.
-    answer.release()
-
-
-def _upstream_failure(upstream: str, exc: Exception) -> Response:
+def _upstream_failure(upstream: str, exc: Exception) -> JSONResponse:
     reason = type(exc).__name__
     UPSTREAM_ERRORS.labels("gateway", upstream, reason).inc()
     log.warning("upstream failed", upstream=upstream, error=repr(exc))
