@@ -15,6 +15,7 @@ import uvicorn
 from pydantic import ValidationError
 from starlette.applications import Starlette
 
+from titanium.core.http_server import CoalescingHttpToolsProtocol
 from titanium.core.topology import SERVICE_NAMES
 
 
@@ -27,7 +28,7 @@ def build(service: str) -> Starlette:
 def run(app: Starlette) -> None:
     settings = app.state.settings
     uvicorn.run(
-        app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+        app, host=settings.host, port=settings.port, loop="uvloop", http=CoalescingHttpToolsProtocol,
         log_config=None, access_log=False, proxy_headers=False, server_header=False,
         timeout_graceful_shutdown=10,
     )

@@ -1,0 +1,57 @@
+import asyncio
+
+from titanium.core.http_server import CoalescingTransport
+
+
+class RecordingTransport(asyncio.Transport):
+    """What reached the socket, one entry a send."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sends: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.sends.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name, default=None):
+        return ("127.0.0.1", 8000) if name == "peername" else default
+
+
+async def test_the_writes_of_one_turn_leave_in_one_send():
+    recording = RecordingTransport()
+    transport = CoalescingTransport(recording, asyncio.get_running_loop())
+    transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    transport.write(b"ok")
+    assert recording.sends == [], "nothing is sent before the turn ends"
+    await asyncio.sleep(0)
+    assert recording.sends == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"]
+    transport.write(b"next")
+    await asyncio.sleep(0)
+    assert recording.sends[1:] == [b"next"]
+
+
+async def test_closing_sends_what_is_pending_first():
+    recording = RecordingTransport()
+    transport = CoalescingTransport(recording, asyncio.get_running_loop())
+    transport.write(b"last words")
+    transport.close()
+    assert recording.sends == [b"last words"] and recording.closed
+    await asyncio.sleep(0)
+    assert recording.sends == [b"last words"], "and nothing twice"
+
+
+async def test_nothing_is_written_to_a_closed_connection_and_the_rest_is_the_transports():
+    recording = RecordingTransport()
+    transport = CoalescingTransport(recording, asyncio.get_running_loop())
+    transport.write(b"too late")
+    recording.closed = True  # the client went away meanwhile
+    await asyncio.sleep(0)
+    assert recording.sends == []
+    assert transport.get_extra_info("peername") == ("127.0.0.1", 8000)
