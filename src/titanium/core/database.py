@@ -6,6 +6,7 @@ into the async drivers' forms here, so configuration never names a driver.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import TextClause
 
@@ -38,11 +40,21 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
+# Connections each process keeps open to PostgreSQL, all opened at start-up
+# (warm_pool): a request never waits for a connection to be made, and no
+# connection is made and dropped under load (overflow connections were, one
+# each time the load went past the pool). A request that finds them all busy
+# waits for one, up to POOL_TIMEOUT_SECONDS, then gets a 503.
+POOL_SIZE = 20
+POOL_TIMEOUT_SECONDS = 5.0
+
+
 def _postgres_engine(target: URL) -> AsyncEngine:
     return create_async_engine(
         target,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=POOL_SIZE,
+        max_overflow=0,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
         # A database restart leaves dead connections in the pool; check one
         # before use so the first request after a restart does not fail.
         pool_pre_ping=True,
@@ -69,11 +81,20 @@ def _sqlite_engine(target: URL) -> AsyncEngine:
     return engine
 
 
-async def ping(engine: AsyncEngine) -> bool:
+async def warm_pool(engine: AsyncEngine) -> None:
+    """Open the pool's connections now rather than under the first load (best effort: a database
+    that is down now is connected to later, when it answers)."""
+    size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 1
+    await asyncio.gather(*(ping(engine, hold_seconds=0.05) for _ in range(size)))
+
+
+async def ping(engine: AsyncEngine, hold_seconds: float = 0.0) -> bool:
     """Whether the database answers a trivial query."""
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+            # Held a moment when warming, so that concurrent pings each open a connection of their own.
+            await asyncio.sleep(hold_seconds)
         return True
     except Exception:
         return False

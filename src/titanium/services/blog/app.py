@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from titanium.core import tokens
 from titanium.core.app import create_app
 from titanium.core.cache import CachedNamespace, build_cache
-from titanium.core.database import create_engine, ping
+from titanium.core.database import create_engine, ping, warm_pool
 from titanium.core.http import http_client
 from titanium.core.jwks import JWKSVerifier, KeysUnavailable
 from titanium.core.settings import BlogSettings
@@ -196,6 +196,7 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await warm_pool(engine)
         async with http_client(1.0, 3.0) as client:
             verifier = JWKSVerifier(settings.auth_url, client, settings.jwt_issuer, settings.jwt_audience,
                                     settings.jwks_cache_seconds)

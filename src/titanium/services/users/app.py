@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 
 from titanium.core.app import create_app
-from titanium.core.database import create_engine, ping
+from titanium.core.database import create_engine, ping, warm_pool
 from titanium.core.passwords import hash_password, needs_rehash, verify_password
 from titanium.core.settings import UsersSettings
 from titanium.services.users.repository import AccountTaken, User, UserRepository
@@ -71,6 +71,7 @@ def build(settings: UsersSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.repository = users
+        await warm_pool(engine)
         yield
         await engine.dispose()
 
