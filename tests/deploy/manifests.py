@@ -131,7 +131,8 @@ class Routes:
 def service_routes(service: str, data_dir: Path) -> Routes:
     app = importlib.import_module(f"titanium.services.{service}.app").build(settings_class(service)(data_dir=data_dir))
     by_endpoint = {route.endpoint: route.path for route in app.routes if "GET" in getattr(route, "methods", ())}
-    by_name = {endpoint.__name__: path for endpoint, path in by_endpoint.items()}
+    # An endpoint is a function, or an ASGI callable (the gateway's forwarders) named by its class.
+    by_name = {getattr(endpoint, "__name__", type(endpoint).__name__): path for endpoint, path in by_endpoint.items()}
     return Routes(get_paths=frozenset(by_endpoint.values()), liveness=by_name["health"],
                   readiness=by_name["ready"], metrics=by_endpoint[metrics_endpoint])
 
