@@ -89,3 +89,20 @@ async def test_a_write_the_cache_missed_is_made_good_before_the_next_read(redis_
     assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":2}'
     assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":2}', "and cached again"
     await cache.close()
+
+
+async def test_a_replica_keeps_what_it_read_until_a_write_anywhere_moves_the_generation(redis_server, redis_prefix):
+    writer = CachedNamespace(SafeCache(RedisCache(redis_client(redis_server), redis_prefix)), "local", 60, "test")
+    reader = CachedNamespace(SafeCache(RedisCache(redis_client(redis_server), redis_prefix)), "local", 60, "test")
+    loads: list[int] = []
+    assert await writer.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}'
+    assert await reader.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}', "from Redis"
+    admin = redis_client(redis_server)
+    await admin.delete(*[key async for key in admin.scan_iter(match=f"{redis_prefix}:local:f:*")])
+    assert await reader.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}', "from the reader's own copy"
+    await writer.invalidate("f")
+    assert await reader.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":2}', "the write is seen at once"
+    assert loads == [1, 2]
+    await admin.aclose()
+    await writer.cache.close()
+    await reader.cache.close()

@@ -30,10 +30,7 @@ class Cache(Protocol):
 
     async def get(self, key: str) -> bytes | None: ...
     async def get_versioned(self, generation_key: str, key: str) -> tuple[bytes | None, bytes | None]:
-        """The generation stored at `generation_key`, and the value of `generation_key:<generation>:key`.
-
-        One round trip for both: every cached read needs them in turn.
-        """
+        """The generation stored at `generation_key`, and the value of `generation_key:<generation>:key`."""
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         """Set the key only where it is absent."""
@@ -107,16 +104,6 @@ class MemoryCache:
         self._entries.clear()
 
 
-# The generation and the entry it versions, in one round trip. The entry's
-# key is derived here rather than declared, which a Redis Cluster would refuse;
-# the platform uses one Redis server (or a replicated pair), not a cluster.
-_GET_VERSIONED = """
-local generation = redis.call('GET', KEYS[1])
-if not generation then return {false, false} end
-return {generation, redis.call('GET', KEYS[1] .. ':' .. generation .. ':' .. ARGV[1])}
-"""
-
-
 # Every counter a write moves, in one round trip.
 _BUMP = """
 for _, key in ipairs(KEYS) do
@@ -128,13 +115,23 @@ return #KEYS
 
 
 class RedisCache:
+    """Redis, with the versioned entries this process has seen kept in memory too.
+
+    An entry under a generation never changes (a write moves the generation
+    instead), so a copy held here is as good as Redis's own for as long as the
+    generation stands: a read asks Redis for the generation alone, a few
+    bytes, and takes the entry from here. The generation still comes from
+    Redis, so every replica sees a write at once.
+    """
+
     kind = "redis"
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, local_entries: int = 1000, local_ttl: float = 60.0) -> None:
         self._client = client
         self._prefix = prefix
-        self._get_versioned = client.register_script(_GET_VERSIONED)
         self._bump = client.register_script(_BUMP)
+        self._local = MemoryCache(max_entries=local_entries)
+        self._local_ttl = local_ttl
 
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{key}"
@@ -145,7 +142,15 @@ class RedisCache:
         return value
 
     async def get_versioned(self, generation_key: str, key: str) -> tuple[bytes | None, bytes | None]:
-        generation, value = await self._get_versioned(keys=[self._key(generation_key)], args=[key])
+        generation = await self.get(generation_key)
+        if generation is None:
+            return None, None
+        entry_key = versioned_key(generation_key, generation, key)
+        value = await self._local.get(entry_key)
+        if value is None:
+            value = await self.get(entry_key)
+            if value is not None:
+                await self._local.set(entry_key, value, self._local_ttl)
         return generation, value
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
@@ -231,9 +236,10 @@ class SafeCache:
             await self.inner.close()
 
 
-def build_cache(redis_url: str | None, prefix: str) -> SafeCache:
+def build_cache(redis_url: str | None, prefix: str, entry_ttl: float = 60.0) -> SafeCache:
+    """Redis when it is configured, else this process's memory; `entry_ttl` bounds how long a copy is kept here."""
     if redis_url:
-        return SafeCache(RedisCache(redis_client(redis_url), prefix))
+        return SafeCache(RedisCache(redis_client(redis_url), prefix, local_ttl=entry_ttl))
     return SafeCache(MemoryCache())
 
 

@@ -192,7 +192,7 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
     assert settings.blog_database_url is not None
     engine = create_engine(settings.blog_database_url)
     repository = BlogRepository(engine)
-    cache = build_cache(settings.redis_url, settings.redis_prefix)
+    cache = build_cache(settings.redis_url, settings.redis_prefix, settings.cache_ttl_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
