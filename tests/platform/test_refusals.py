@@ -1,9 +1,11 @@
 """What the platform refuses, and how: a clear 4xx in JSON with a `detail`, never a 500."""
 
 import httpx
+import jwt
 import pytest
 
 from tests.platform.harness import Client, unique
+from titanium.core import tokens
 
 
 def assert_error(answer: httpx.Response, status: int) -> dict:
@@ -52,6 +54,9 @@ def test_only_the_author_changes_or_deletes_a_post(platform, person):
     {"title": 12},
     {"category_name": None, "category_id": True},
     {"category_name": None, "category_id": "1"},
+    {"title": "nul\x00byte"},
+    {"content": "nul\x00byte"},
+    {"category_name": "nul\x00byte"},
 ])
 def test_each_invalid_post_field_is_422_and_nothing_is_written(person, fields):
     before = len(person.http.get("/blog/api/posts", params={"limit": 100}).json())
@@ -77,7 +82,7 @@ def test_422_names_the_field(person):
     assert unknown[0]["loc"] == ["body", "category_id"] and "987654" in unknown[0]["msg"]
 
 
-@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 101}, {"offset": -1}, {"limit": "ten"}])
+@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 101}, {"offset": -1}, {"limit": "ten"}, {"category": "a\x00b"}])
 def test_bad_list_parameters_are_422(anonymous, query):
     assert_error(anonymous.http.get("/blog/api/posts", params=query), 422)
 
@@ -94,6 +99,7 @@ def test_a_body_that_is_not_json_is_422(person):
     {"username": "x" * 33},
     {"email": "not-an-email"},
     {"password": "short"},
+    {"password": " " * 8},
     {"password": None},
 ])
 def test_each_invalid_registration_field_is_422(anonymous, fields):
@@ -145,6 +151,30 @@ def test_too_many_logins_from_one_address_are_429(platform):
     assert statuses[:30] == [401] * 30
     assert statuses[30] == 429
     assert Client(platform.url).http.post("/api/login", json={"username": unique(), "password": "x"}).status_code == 401
+
+
+@pytest.mark.parametrize("spelling", ["%20{id}", "+{id}", "{id}%20", "0{id}x", "%EF%BC%91"])
+def test_a_post_id_is_digits_alone(person, spelling):
+    post_id = person.create_post().json()["id"]
+    path = f"/blog/api/posts/{spelling.format(id=post_id)}"
+    assert person.http.delete(path, headers=person.auth).status_code in (404, 422)
+    assert person.http.get(f"/blog/api/posts/{post_id}").status_code == 200, "the post is still there"
+
+
+def test_a_token_whose_user_id_is_not_a_number_is_401_not_500(platform, person):
+    # Signed with the platform's own key (which a client never has): only the claims' shape is wrong.
+    key = tokens.load_private_key((platform.data_dir / "keys" / "jwt-ed25519.pem").read_bytes())
+    claims = jwt.decode(person.token, options={"verify_signature": False})
+    forged = jwt.encode({**claims, "user_id": str(claims["user_id"])}, key, algorithm=tokens.ALGORITHM,
+                        headers=jwt.get_unverified_header(person.token))
+    assert_error(person.http.post("/blog/api/posts", headers={"Authorization": f"Bearer {forged}"},
+                                  json={"title": "t", "content": "c", "category_name": "x"}), 401)
+
+
+def test_a_trailing_slash_is_a_404_never_a_redirect_to_the_callers_host(anonymous):
+    answer = anonymous.http.post("/api/register/", headers={"Host": "evil.example"}, json={})
+    assert_error(answer, 404)
+    assert "location" not in answer.headers
 
 
 def test_unknown_paths_and_methods_are_json_404_and_405(anonymous):

@@ -91,3 +91,12 @@ def test_the_embedded_key_is_made_once_and_kept(tmp_path):
     second = tokens.load_or_create_key_file(path)
     assert tokens.public_jwk(first.public_key()) == tokens.public_jwk(second.public_key())
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("user_id", ["7", 7.0, True, 0, None])
+def test_a_properly_signed_token_with_a_user_id_that_is_not_a_positive_integer_is_refused(issuer, user_id):
+    claims = jwt.decode(issuer.issue(7, "alice"), options={"verify_signature": False})
+    forged = jwt.encode({**claims, "user_id": user_id}, issuer.private_key, algorithm=tokens.ALGORITHM,
+                        headers={"kid": issuer.jwk["kid"]})
+    with pytest.raises(tokens.TokenError, match="user_id"):
+        tokens.verify(forged, keys_of(issuer), "titanium-auth", "titanium")

@@ -103,7 +103,7 @@ def verify(token: str, keys: dict[str, Any], issuer: str, audience: str) -> dict
     if key is None:
         raise UnknownKeyError("token signed by an unknown key")
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token,
             key,
             algorithms=[ALGORITHM],
@@ -116,6 +116,12 @@ def verify(token: str, keys: dict[str, Any], issuer: str, audience: str) -> dict
         raise TokenError("token expired") from exc
     except jwt.InvalidTokenError as exc:
         raise TokenError(f"invalid token: {exc}") from exc
+    # Signed by our key, but the services act on these claims: a token with
+    # a user id that is not a number is refused here, not failed on later.
+    user_id, username = claims.get("user_id"), claims.get("username")
+    if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id < 1 or not isinstance(username, str):
+        raise TokenError("invalid token: user_id must be a positive integer and username a string")
+    return claims
 
 
 class UnknownKeyError(TokenError):

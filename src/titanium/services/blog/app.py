@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BeforeValidator
 
 from titanium.core import tokens
 from titanium.core.app import create_app
@@ -26,7 +27,16 @@ from titanium.services.blog.repository import BlogRepository, CategoryRef, Concu
 from titanium.services.blog.schemas import NewPost, PostChanges, PostFields
 
 WEB_DIR = FilePath(__file__).parent / "web"
-PostId = Annotated[int, Path(ge=1, lt=2**31)]
+
+
+def _digits_only(value: object) -> object:
+    # int() would take " 7" and "+7" as post 7: an id is written in digits alone.
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("a post id is written in digits only")
+    return value
+
+
+PostId = Annotated[int, BeforeValidator(_digits_only), Path(ge=1, lt=2**31)]
 
 api = APIRouter(prefix="/blog/api")
 
@@ -112,7 +122,7 @@ async def list_posts(
     service: BlogDep,
     offset: Annotated[int, Query(ge=0, lt=2**31)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    category: Annotated[str | None, Query(min_length=1, max_length=60)] = None,
+    category: Annotated[str | None, Query(min_length=1, max_length=60, pattern=r"^[^\x00]+$")] = None,
 ) -> Response:
     family = ALL_LISTS if category is None else _category_lists(category)
     body = await service.cache.get_or_load(family, f"{offset}:{limit}",

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-Content = Annotated[str, Field(min_length=1, max_length=20_000)]
-CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold it: refused here, as bad input, not failed on in the database.
+    if "\x00" in value:
+        raise ValueError("may not contain the NUL character")
+    return value
+
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), AfterValidator(_no_nul)]
+Content = Annotated[str, Field(min_length=1, max_length=20_000), AfterValidator(_no_nul)]
+CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_no_nul)]
 # Strict: JSON true is not the category 1.
 CategoryId = Annotated[int, Field(gt=0, lt=2**31, strict=True)]
 

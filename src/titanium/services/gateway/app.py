@@ -126,6 +126,9 @@ def build(settings: GatewaySettings | None = None) -> Starlette:
     limiter = RateLimiter(settings.redis_url, settings.redis_prefix, exact=False)
     app = create_app("gateway", settings, lifespan=lifespan, soft_checks=soft_checks, figures=figures,
                      app_class=Starlette)
+    # A path that is not on the list is a 404, never a redirect: Starlette would
+    # redirect "/api/register/" to the same path on whatever Host the client sent.
+    app.router.redirect_slashes = False
     for route in PUBLIC_ROUTES:
         # An ASGI callable, not a function: Starlette runs it as it is, with no request and response objects.
         app.router.routes.append(Route(route.path, Forwarder(route, settings, limiter), methods=list(route.methods)))
