@@ -1,5 +1,6 @@
 """The gateway as the one public entry: pages, status, metrics, request ids."""
 
+import json
 import re
 import secrets
 
@@ -100,3 +101,10 @@ def test_every_public_request_counts_against_its_address(platform):
     assert refused.json()["detail"] == "too many requests from this address; slow down"
     assert neighbour.http.get("/blog/api/categories").status_code == 200
     assert client.http.get("/health").status_code == 200, "the gateway's own probes are not limited"
+
+
+def test_calls_between_services_are_not_logged_again_by_the_http_client(platform, person):
+    assert person.login().status_code == 200  # auth asks users to check the password
+    wait_until(lambda: logged_request(platform, "auth", "/auth/login"), what="auth's line for the login")
+    lines = [json.loads(line) for line in platform.log("auth").splitlines() if line.startswith("{")]
+    assert not [line for line in lines if line.get("logger") == "httpx"]

@@ -6,7 +6,7 @@ import signal
 import pytest
 
 from tests.platform.conftest import PLATFORM_ENV
-from tests.platform.harness import Client, Platform, wait_until
+from tests.platform.harness import Client, Platform, logged_request, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,9 @@ def test_a_killed_service_is_restarted_and_serves_again(platform):
 
     down = person.http.get(f"/blog/api/posts/{post_id}")
     assert down.status_code == 503 and "blog" in down.json()["detail"]
+    failed = wait_until(lambda: logged_request(platform, "gateway", down.headers["x-request-id"]),
+                        what="the gateway's line for the 503")
+    assert failed["status"] == 503 and failed["level"] == "error", "a failed answer stands out in the log"
 
     wait_until(lambda: platform.stats()["blog"]["service_status"] == "online", timeout=60, what="blog back online")
     assert platform.pid_of("blog") != old_pid

@@ -56,6 +56,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every call it makes at info: most of a service's log, and
+    # the calls are in the access logs of the services called already.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _add_service(service: str) -> structlog.types.Processor:

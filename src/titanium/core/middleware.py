@@ -34,6 +34,13 @@ SECURITY_HEADERS = (
 _QUIET_PATHS = frozenset({"/health", "/health/ready", "/metrics"})
 
 
+def _access_level(path: str, status: int) -> int:
+    """Failures stand out (a 5xx is an error); probes and scrapes stay out of the way (debug)."""
+    if status >= 500:
+        return logging.ERROR
+    return logging.DEBUG if path in _QUIET_PATHS else logging.INFO
+
+
 def request_id_of(scope: Scope) -> str:
     return scope.get("state", {}).get("request_id", "")
 
@@ -116,7 +123,7 @@ class RequestContextMiddleware:
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         route = _route_template(scope)
         self.metrics.observe(scope["method"], route, status, seconds)
-        level = logging.DEBUG if scope["path"] in _QUIET_PATHS and status < 500 else logging.INFO
+        level = _access_level(scope["path"], status)
         self.access_log.write(level, {
             "method": scope["method"],
             "path": scope["path"],
