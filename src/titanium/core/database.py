@@ -33,26 +33,26 @@ def async_url(url: str) -> URL:
     return parsed.set(drivername=_ASYNC_DRIVERS[backend])
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
+    """The engine of `url`; on PostgreSQL, with `pool_size` connections (SQLite takes one writer: one)."""
     target = async_url(url)
-    engine = _sqlite_engine(target) if target.get_backend_name() == "sqlite" else _postgres_engine(target)
+    engine = _sqlite_engine(target) if target.get_backend_name() == "sqlite" else _postgres_engine(target, pool_size)
     trace_engine(engine)
     return engine
 
 
-# Connections each process keeps open to PostgreSQL, all opened at start-up
-# (warm_pool): a request never waits for a connection to be made, and no
-# connection is made and dropped under load (overflow connections were, one
-# each time the load went past the pool). A request that finds them all busy
-# waits for one, up to POOL_TIMEOUT_SECONDS, then gets a 503.
-POOL_SIZE = 20
+# A request that finds every pooled connection busy waits for one this long,
+# then gets a 503. The pool's connections are all opened at start-up
+# (warm_pool), and there are no overflow connections: none is made and
+# dropped under load, as overflow connections were each time the load went
+# past the pool.
 POOL_TIMEOUT_SECONDS = 5.0
 
 
-def _postgres_engine(target: URL) -> AsyncEngine:
+def _postgres_engine(target: URL, pool_size: int) -> AsyncEngine:
     return create_async_engine(
         target,
-        pool_size=POOL_SIZE,
+        pool_size=pool_size,
         max_overflow=0,
         pool_timeout=POOL_TIMEOUT_SECONDS,
         # A database restart leaves dead connections in the pool; check one

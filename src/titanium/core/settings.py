@@ -57,6 +57,10 @@ class RedisSettings(ServiceSettings):
 class DatabaseSettings(ServiceSettings):
     """A service that owns a database; ``database_url`` is filled per service."""
 
+    # PostgreSQL connections each process opens at start-up and keeps:
+    # replicas times this must stay under the server's max_connections.
+    database_pool_size: int = Field(default=20, ge=1, le=200)
+
     @staticmethod
     def sqlite_url(data_dir: Path, name: str) -> str:
         return f"sqlite:///{(data_dir / f'{name}.db').resolve()}"

@@ -200,7 +200,7 @@ async def web_app() -> FileResponse:
 def build(settings: BlogSettings | None = None) -> FastAPI:
     settings = settings or BlogSettings()
     assert settings.blog_database_url is not None
-    engine = create_engine(settings.blog_database_url)
+    engine = create_engine(settings.blog_database_url, settings.database_pool_size)
     repository = BlogRepository(engine)
     cache = build_cache(settings.redis_url, settings.redis_prefix, settings.cache_ttl_seconds)
 

@@ -65,7 +65,7 @@ async def verify_credentials(credentials: Credentials, users: Repository) -> Pub
 def build(settings: UsersSettings | None = None) -> FastAPI:
     settings = settings or UsersSettings()
     assert settings.users_database_url is not None
-    engine = create_engine(settings.users_database_url)
+    engine = create_engine(settings.users_database_url, settings.database_pool_size)
     users = UserRepository(engine)
 
     @asynccontextmanager
