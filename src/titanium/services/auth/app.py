@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from titanium.core import tokens
-from titanium.core.app import create_app
+from titanium.core.app import add_routes, create_app
 from titanium.core.http import http_client, propagated_headers
 from titanium.core.logging import get_logger
 from titanium.core.metrics import UPSTREAM_ERRORS
@@ -141,5 +141,5 @@ def build(settings: AuthSettings | None = None) -> FastAPI:
 
     app = create_app("auth", settings, app_class=FastAPI, lifespan=lifespan, soft_checks=soft_checks,
                      title="Titanium auth", docs_url=None, redoc_url=None)
-    app.include_router(router)
+    add_routes(app, router)
     return app

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BeforeValidator
 
 from titanium.core import tokens
-from titanium.core.app import create_app
+from titanium.core.app import add_routes, create_app
 from titanium.core.cache import CachedNamespace, build_cache
 from titanium.core.database import create_engine, ping, warm_pool
 from titanium.core.http import http_client
@@ -229,9 +229,9 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
                      figures=figures,
                      title="Titanium blog",
                      docs_url=None, redoc_url=None, openapi_url="/blog/api/openapi.json")
-    app.include_router(api)
+    add_routes(app, api)
     app.add_exception_handler(UnknownCategory, _unknown_category)
     app.add_exception_handler(ConcurrentChange, _concurrent_change)
     app.mount("/blog/static", StaticFiles(directory=WEB_DIR / "static"), name="blog-static")
-    app.include_router(pages)
+    add_routes(app, pages)
     return app

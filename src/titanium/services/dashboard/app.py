@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from titanium.core.app import create_app
+from titanium.core.app import add_routes, create_app
 from titanium.core.http import http_client, propagated_headers
 from titanium.core.metrics import UPSTREAM_ERRORS
 from titanium.core.settings import DashboardSettings
@@ -67,6 +67,6 @@ def build(settings: DashboardSettings | None = None) -> FastAPI:
 
     app = create_app("dashboard", settings, app_class=FastAPI, lifespan=lifespan, title="Titanium dashboard",
                      docs_url=None, redoc_url=None, openapi_url=None)
-    app.include_router(router)
+    add_routes(app, router)
     app.mount("/dashboard/static", StaticFiles(directory=WEB_DIR / "static"), name="dashboard-static")
     return app

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 
-from titanium.core.app import create_app
+from titanium.core.app import add_routes, create_app
 from titanium.core.database import create_engine, ping, warm_pool
 from titanium.core.passwords import hash_password, needs_rehash, verify_password
 from titanium.core.settings import UsersSettings
@@ -83,5 +83,5 @@ def build(settings: UsersSettings | None = None) -> FastAPI:
 
     app = create_app("users", settings, app_class=FastAPI, lifespan=lifespan, checks=checks, figures=figures,
                      title="Titanium users", docs_url=None, redoc_url=None)
-    app.include_router(router)
+    add_routes(app, router)
     return app
