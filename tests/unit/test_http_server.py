@@ -1,6 +1,6 @@
 import asyncio
 
-from titanium.core.http_server import CoalescingTransport
+from titanium.core.http_server import FLUSH_AT_BYTES, CoalescingTransport
 
 
 class RecordingTransport(asyncio.Transport):
@@ -55,3 +55,13 @@ async def test_nothing_is_written_to_a_closed_connection_and_the_rest_is_the_tra
     await asyncio.sleep(0)
     assert recording.sends == []
     assert transport.get_extra_info("peername") == ("127.0.0.1", 8000)
+
+
+async def test_a_large_body_is_not_held_back():
+    recording = RecordingTransport()
+    transport = CoalescingTransport(recording, asyncio.get_running_loop())
+    transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    for _ in range(4):
+        transport.write(b"x" * (FLUSH_AT_BYTES // 2))
+    assert len(recording.sends) == 2, "sent as the chunks come, before the turn ends"
+    assert sum(map(len, recording.sends)) == len(b"HTTP/1.1 200 OK\r\n\r\n") + 2 * FLUSH_AT_BYTES

@@ -14,6 +14,10 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+# Past this much waiting, writes go out at once: a body streamed in a loop
+# that never yields must not pile up here (nor dodge the transport's flow control).
+FLUSH_AT_BYTES = 64 * 1024
+
 
 class CoalescingTransport:
     """A transport whose writes within one turn of the event loop go out as one."""
@@ -22,17 +26,22 @@ class CoalescingTransport:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self._pending_bytes = 0
 
     def write(self, data: bytes) -> None:
         if not self._pending:
             self._loop.call_soon(self.flush)
         self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= FLUSH_AT_BYTES:
+            self.flush()
 
     def flush(self) -> None:
         if not self._pending:
             return
         data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         self._pending.clear()
+        self._pending_bytes = 0
         if not self._transport.is_closing():
             self._transport.write(data)
 
@@ -42,6 +51,7 @@ class CoalescingTransport:
 
     def abort(self) -> None:
         self._pending.clear()
+        self._pending_bytes = 0
         self._transport.abort()
 
     def __getattr__(self, name: str) -> Any:
