@@ -34,9 +34,6 @@ class AccessLog:
         self._flush_pending: asyncio.TimerHandle | None = None
         self._logger = logging.getLogger(LOGGER_NAME)
 
-    def enabled(self, level: int) -> bool:
-        return self._logger.isEnabledFor(level)
-
     def write(self, level: int, fields: dict[str, Any]) -> None:
         """Log one request at `level` (logging.INFO, logging.DEBUG) with `fields`, if the level is enabled."""
         if not self._logger.isEnabledFor(level):

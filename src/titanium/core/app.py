@@ -73,7 +73,7 @@ def create_app(
         app_options.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False})
     app = app_class(lifespan=logged_lifespan, **app_options)
     app.state.settings = settings
-    install_error_handlers(app)
+    install_error_handlers(app, fastapi=fastapi)
     app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes,
                        access_log=access_log)
     # Outermost of ours: the request's span covers everything the service does for it.
@@ -88,7 +88,6 @@ def create_app(
                            ("/metrics", metrics_endpoint)):
         add(path, endpoint, methods=["GET"], include_in_schema=False)
     return app
-
 
 
 def add_routes(app: FastAPI, router: APIRouter) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,20 +38,8 @@ def _public_error(error: dict[str, Any]) -> dict[str, Any]:
 
 async def _dependency_error(request: Request, exc: Exception) -> Response:
     """A database or another server that does not answer: 503, try again; the service stays up."""
-    if _is_failing_query(exc):
-        return await _unexpected_error(request, exc)  # a failing query is a bug, not an outage
     log.error("dependency unavailable", path=request.url.path, method=request.method, error=repr(exc))
     return error_response(503, "a service this request needs is unavailable; try again shortly", {"Retry-After": "1"})
-
-
-def _is_failing_query(exc: Exception) -> bool:
-    if "sqlalchemy" not in sys.modules:  # a service without a database has none to fail
-        return False
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-    return isinstance(exc, DBAPIError) and not (
-        exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
-    )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
@@ -60,22 +47,29 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "Internal server error")
 
 
-def install_error_handlers(app: Starlette) -> None:
-    """JSON answers for every error the app can meet.
+def install_error_handlers(app: Starlette, *, fastapi: bool) -> None:
+    """JSON answers for every error the app can meet; FastAPI's validation errors too on a FastAPI app.
 
-    FastAPI's and SQLAlchemy's errors are handled where those are in use, and
-    imported only there: the gateway, on Starlette alone, loads neither.
+    FastAPI is imported only for a FastAPI app: the gateway runs on Starlette alone.
     """
     app.add_exception_handler(HTTPException, _http_error)
-    unavailable: list[type[Exception]] = [OSError, TimeoutError]
-    if "fastapi" in sys.modules:
+    if fastapi:
         from fastapi.exceptions import RequestValidationError
 
         app.add_exception_handler(RequestValidationError, _validation_error)
-    if "sqlalchemy" in sys.modules:
-        from sqlalchemy.exc import DBAPIError
-
-        unavailable.append(DBAPIError)
-    for exception in unavailable:
-        app.add_exception_handler(exception, _dependency_error)
+    for unavailable in (OSError, TimeoutError):
+        app.add_exception_handler(unavailable, _dependency_error)
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+def install_database_error_handler(app: Starlette) -> None:
+    """For a service with a database: one that does not answer is a 503; a failing query is a bug, a 500."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    async def database_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DBAPIError)
+        if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+            return await _dependency_error(request, exc)
+        return await _unexpected_error(request, exc)
+
+    app.add_exception_handler(DBAPIError, database_error)

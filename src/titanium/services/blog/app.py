@@ -20,6 +20,7 @@ from titanium.core import tokens
 from titanium.core.app import add_routes, create_app
 from titanium.core.cache import CachedNamespace, build_cache
 from titanium.core.database import create_engine, ping, warm_pool
+from titanium.core.errors import install_database_error_handler
 from titanium.core.http import http_client
 from titanium.core.jwks import JWKSVerifier, KeysUnavailable
 from titanium.core.settings import BlogSettings
@@ -111,12 +112,6 @@ class JSONBytes(Response):
     media_type = "application/json"
 
 
-def _found(body: bytes | None) -> JSONBytes:
-    if body is None:
-        raise HTTPException(404, "post not found")
-    return JSONBytes(body)
-
-
 @api.get("/posts", response_model=list[dict[str, Any]])
 async def list_posts(
     service: BlogDep,
@@ -132,7 +127,10 @@ async def list_posts(
 
 @api.get("/posts/{post_id}", response_model=dict[str, Any])
 async def get_post(post_id: PostId, service: BlogDep) -> Response:
-    return _found(await service.cache.get_or_load(_post(post_id), "", lambda: service.repository.get_post(post_id)))
+    body = await service.cache.get_or_load(_post(post_id), "", lambda: service.repository.get_post(post_id))
+    if body is None:
+        raise HTTPException(404, "post not found")
+    return JSONBytes(body)
 
 
 @api.post("/posts", status_code=201)
@@ -229,6 +227,7 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
                      figures=figures,
                      title="Titanium blog",
                      docs_url=None, redoc_url=None, openapi_url="/blog/api/openapi.json")
+    install_database_error_handler(app)
     add_routes(app, api)
     app.add_exception_handler(UnknownCategory, _unknown_category)
     app.add_exception_handler(ConcurrentChange, _concurrent_change)

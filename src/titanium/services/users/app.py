@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 
 from titanium.core.app import add_routes, create_app
 from titanium.core.database import create_engine, ping, warm_pool
+from titanium.core.errors import install_database_error_handler
 from titanium.core.passwords import hash_password, needs_rehash, verify_password
 from titanium.core.settings import UsersSettings
 from titanium.services.users.repository import AccountTaken, User, UserRepository
@@ -83,5 +84,6 @@ def build(settings: UsersSettings | None = None) -> FastAPI:
 
     app = create_app("users", settings, app_class=FastAPI, lifespan=lifespan, checks=checks, figures=figures,
                      title="Titanium users", docs_url=None, redoc_url=None)
+    install_database_error_handler(app)
     add_routes(app, router)
     return app
