@@ -87,6 +87,18 @@ def test_trace_context_reaches_the_services_logs_with_no_collector(platform, ano
         wait_until(lambda name=service: trace_id in platform.log(name), timeout=10, what=f"the trace id in the {service} log")
 
 
+def test_a_request_without_trace_context_starts_one_trace_across_the_services(platform, anonymous):
+    request_id = anonymous.http.get("/blog/api/categories").headers["x-request-id"]
+    lines = {}
+    for service in ("gateway", "blog"):
+        wait_until(lambda name=service: logged_request(platform, name, request_id), timeout=10,
+                   what=f"the {service}'s line for the request")
+        lines[service] = logged_request(platform, service, request_id)
+    assert len(lines["gateway"]["trace_id"]) == 32 and int(lines["gateway"]["trace_id"], 16)
+    assert lines["blog"]["trace_id"] == lines["gateway"]["trace_id"]
+    assert lines["blog"]["span_id"] != lines["gateway"]["span_id"]
+
+
 def test_every_public_request_counts_against_its_address(platform):
     # 300 a minute here (tests/platform/conftest.py); the default is 1200.
     # The window is fixed (one counter a client, cheap on every request), so

@@ -11,21 +11,20 @@ e.g. to Jaeger or an OpenTelemetry Collector; `OTEL_TRACES_SAMPLER` and
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context, propagate, trace
-from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_VERSION, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from titanium import __version__
 
-if TYPE_CHECKING:  # each service imports only the clients it uses
+if TYPE_CHECKING:  # each service imports only the clients it uses; the SDK only where it exports
     import aiohttp
     import httpx
+    from opentelemetry.sdk.trace import TracerProvider
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Probes and scrapes would be most of the spans and say nothing.
@@ -39,26 +38,31 @@ def exporting() -> bool:
     return bool(endpoint) and os.environ.get("OTEL_SDK_DISABLED", "").lower() != "true"
 
 
-def configure_tracing(service: str) -> TracerProvider:
-    """The process's tracer provider, made on first use (one service a process)."""
-    global _provider
-    if _provider is None:
-        resource = Resource.create({SERVICE_NAME: service, SERVICE_NAMESPACE: "titanium", SERVICE_VERSION: __version__})
-        _provider = TracerProvider(resource=resource, sampler=_sampler())
-        trace.set_tracer_provider(_provider)
-        if exporting():
-            # Imported here: the exporter and instrumentations are a process's
-            # largest imports, and only a process that exports needs them.
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-            from opentelemetry.instrumentation.redis import RedisInstrumentor
-            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+def configure_tracing(service: str) -> TracerProvider | None:
+    """The process's tracer provider when spans are exported, made on first use (one service a process); else None.
 
-            _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-            RedisInstrumentor().instrument(tracer_provider=_provider)
+    The SDK, the exporter and the instrumentations are a process's largest
+    imports (the SDK alone loads its metrics half too, 4 MB a process), and
+    only a process that exports needs them: without one, the API alone
+    continues and passes on the trace context.
+    """
+    global _provider
+    if _provider is None and exporting():
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
+        from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_VERSION, Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        resource = Resource.create({SERVICE_NAME: service, SERVICE_NAMESPACE: "titanium", SERVICE_VERSION: __version__})
+        _provider = TracerProvider(resource=resource)  # sampled as OTEL_TRACES_SAMPLER says
+        trace.set_tracer_provider(_provider)
+        _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        RedisInstrumentor().instrument(tracer_provider=_provider)
     return _provider
 
 
-def add_server_spans(app: Starlette, tracer_provider: TracerProvider) -> None:
+def add_server_spans(app: Starlette, tracer_provider: TracerProvider | None) -> None:
     """The outermost middleware: a span for each request, in the caller's trace.
 
     When spans are exported, OpenTelemetry's own ASGI middleware records them.
@@ -66,13 +70,13 @@ def add_server_spans(app: Starlette, tracer_provider: TracerProvider) -> None:
     nothing: the context is only continued, so that calls onward and log
     lines still carry the trace id.
     """
-    if exporting():
+    if tracer_provider is not None:
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
         app.add_middleware(OpenTelemetryMiddleware, tracer_provider=tracer_provider, excluded_urls=UNTRACED_PATHS,
                            exclude_spans=["receive", "send"])
     else:
-        app.add_middleware(TraceContextMiddleware, tracer_provider=tracer_provider)
+        app.add_middleware(TraceContextMiddleware)
 
 
 _PROPAGATED_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
@@ -81,9 +85,8 @@ _PROPAGATED_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
 class TraceContextMiddleware:
     """Continues the caller's W3C trace context in a span that records nothing."""
 
-    def __init__(self, app: ASGIApp, tracer_provider: TracerProvider) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.tracer = tracer_provider.get_tracer(__name__)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,8 +95,7 @@ class TraceContextMiddleware:
         carrier = {name.decode("latin-1"): value.decode("latin-1")
                    for name, value in scope["headers"] if name in _PROPAGATED_HEADERS}
         parent = propagate.extract(carrier) if carrier else None
-        # The sampler records nothing, so this is a bare span id in the caller's trace (or a new trace).
-        span = self.tracer.start_span("request", context=parent, kind=trace.SpanKind.SERVER)
+        span = unrecorded_span(trace.get_current_span(parent).get_span_context())
         token = context.attach(trace.set_span_in_context(span, parent))
         try:
             await self.app(scope, receive, send)
@@ -106,16 +108,20 @@ def inject_context(headers: MutableMapping[str, str]) -> None:
     propagate.inject(headers)
 
 
-def _sampler() -> Sampler | None:
-    """None (the SDK's choice from OTEL_TRACES_SAMPLER) when spans go somewhere.
+def unrecorded_span(parent: trace.SpanContext) -> trace.NonRecordingSpan:
+    """A span of this process in the caller's trace (a new trace when there is none), recording nothing.
 
-    With nowhere to send them, no span is recorded: recording every request
-    cost a third of the throughput (make bench), for nothing. Trace context
-    is still continued and passed on, and the ids still reach the logs.
+    A new span id; the trace id, state and sampled flag kept from a valid
+    parent, so that the caller's sampling decision reaches those after us;
+    a new unsampled trace otherwise.
     """
-    if exporting() or os.environ.get("OTEL_TRACES_SAMPLER"):
-        return None
-    return ALWAYS_OFF
+    if parent.is_valid:
+        trace_id, flags, state = parent.trace_id, parent.trace_flags, parent.trace_state
+    else:
+        trace_id, flags, state = random.getrandbits(128) or 1, trace.TraceFlags(trace.TraceFlags.DEFAULT), None
+    span_id = random.getrandbits(64) or 1  # 0 is the invalid id
+    return trace.NonRecordingSpan(trace.SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags,
+                                                    trace_state=state))
 
 
 def shutdown() -> None:
