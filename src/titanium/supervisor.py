@@ -9,6 +9,14 @@ back-off that grows while it keeps dying and resets once it stays up.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":
+    # The supervisor speaks plain HTTP on loopback; OpenSSL is 6 MB of its
+    # 20. Marked absent before asyncio and http.client look for it (both
+    # carry on without it).
+    sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
+
 import argparse
 import asyncio
 import contextlib
@@ -17,14 +25,10 @@ import http.client
 import os
 import signal
 import socket
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
-
-from rich.console import Console
-from rich.table import Table
 
 from titanium.core.topology import DEFAULT_PORTS, ports_from
 
@@ -69,13 +73,12 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 class Supervisor:
-    def __init__(self, services: list[ServiceProcess], console: Console) -> None:
+    def __init__(self, services: list[ServiceProcess]) -> None:
         self.services = services
-        self.console = console
         self.stopping = asyncio.Event()
 
-    def say(self, message: str) -> None:
-        self.console.print(f"[bold cyan]titanium[/] {message}")
+    def say(self, message: str, colour: str | None = None) -> None:
+        say(message, colour)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -121,8 +124,8 @@ class Supervisor:
             service.quick_failures = 0 if lived > STABLE_AFTER_SECONDS else service.quick_failures + 1
             delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** max(0, service.quick_failures - 1))
             service.restarts += 1
-            self.say(f"[yellow]{service.name} exited with code {code} after {lived:.1f}s; "
-                     f"restarting in {delay:.1f}s (restart #{service.restarts})[/]")
+            self.say(f"{service.name} exited with code {code} after {lived:.1f}s; "
+                     f"restarting in {delay:.1f}s (restart #{service.restarts})", "yellow")
             try:
                 await asyncio.wait_for(self.stopping.wait(), timeout=delay)
                 return
@@ -130,7 +133,7 @@ class Supervisor:
                 pass
             await self._start(service)
             if await self._ready(service, READY_TIMEOUT_SECONDS):
-                self.say(f"[green]{service.name} is back[/] at {service.url} (pid {service.process.pid})")
+                self.say(f"{service.name} is back at {service.url} (pid {service.process.pid})", "green")
 
     async def _ready(self, service: ServiceProcess, within: float) -> bool:
         """Whether the service answers its readiness probe within `within` seconds (False at once if it dies)."""
@@ -148,7 +151,7 @@ class Supervisor:
         for service, ready in zip(self.services, results, strict=True):
             if not ready and not self.stopping.is_set():
                 where = f"; its log: {service.log_path}" if service.log_path else ""
-                self.say(f"[red]{service.name} did not become ready within {READY_TIMEOUT_SECONDS:.0f}s{where}[/]")
+                self.say(f"{service.name} did not become ready within {READY_TIMEOUT_SECONDS:.0f}s{where}", "red")
         return all(results)
 
     async def _stop(self, service: ServiceProcess) -> None:
@@ -159,19 +162,20 @@ class Supervisor:
         try:
             await asyncio.wait_for(process.wait(), timeout=STOP_TIMEOUT_SECONDS)
         except TimeoutError:
-            self.say(f"[red]{service.name} did not stop in {STOP_TIMEOUT_SECONDS:.0f}s; killing it[/]")
+            self.say(f"{service.name} did not stop in {STOP_TIMEOUT_SECONDS:.0f}s; killing it", "red")
             process.kill()
             await process.wait()
 
     def _print_urls(self) -> None:
         gateway = next(s for s in self.services if s.name == "gateway")
-        table = Table(title="Titanium is up", title_justify="left")
-        for column in ("service", "url", "pid"):
-            table.add_column(column)
+        rows = [("service", "url", "pid")]
         for service in self.services:
             assert service.process is not None
-            table.add_row(service.name, service.url, str(service.process.pid))
-        self.console.print(table)
+            rows.append((service.name, service.url, str(service.process.pid)))
+        widths = [max(len(row[column]) for row in rows) for column in range(2)]
+        print(_coloured("Titanium is up", "bold"))
+        for name, url, pid in rows:
+            print(f"  {name:<{widths[0]}}  {url:<{widths[1]}}  {pid}")
         self.say(f"dashboard  {gateway.url}/")
         self.say(f"blog       {gateway.url}/blog/")
         self.say(f"status     {gateway.url}/stats   metrics {gateway.url}/metrics")
@@ -217,10 +221,21 @@ def main(argv: list[str] | None = None) -> int:
                        None if args.log_to_console else log_path_for(args.data_dir, name))
         for name in ("users", "auth", "blog", "dashboard", "gateway")
     ]
-    console = Console(soft_wrap=True)
     if not args.log_to_console:
-        console.print(f"[bold cyan]titanium[/] logs: {args.data_dir / 'logs'}")
-    return asyncio.run(Supervisor(services, console).run())
+        say(f"logs: {args.data_dir / 'logs'}")
+    return asyncio.run(Supervisor(services).run())
+
+
+# ANSI colours where the output is a terminal; rich would cost the supervisor 3 MB for these few lines.
+_COLOURS = {"bold": "1", "cyan": "1;36", "green": "32", "yellow": "33", "red": "31"}
+
+
+def _coloured(text: str, colour: str) -> str:
+    return f"\033[{_COLOURS[colour]}m{text}\033[0m" if sys.stdout.isatty() else text
+
+
+def say(message: str, colour: str | None = None) -> None:
+    print(f"{_coloured('titanium', 'cyan')} {_coloured(message, colour) if colour else message}", flush=True)
 
 
 if __name__ == "__main__":
