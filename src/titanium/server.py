@@ -57,4 +57,11 @@ if __name__ == "__main__":
     # that services logging JSON never use (the CLI needs rich, so it is
     # installed): marking it absent keeps 4 MB out of each service process.
     sys.modules.setdefault("rich", None)  # type: ignore[arg-type]
+    # redis-py loads OpenTelemetry's metrics SDK, when it is installed, for
+    # metrics of its own that nothing here turns on; a service that exports
+    # no traces does not load the SDK at all (core/tracing.py): 1.5 MB more.
+    from titanium.core.tracing import exporting
+
+    if not exporting():
+        sys.modules.setdefault("opentelemetry.sdk.metrics", None)  # type: ignore[arg-type]
     raise SystemExit(main())
