@@ -34,11 +34,12 @@ lint: install ## ruff and mypy
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
 
-bench: install ## load the platform with k6 (loadtest/): P50/P95/P99, throughput, error rate
-	$(BIN)/python loadtest/run.py
+ROUNDS ?= 1
+bench: install ## load the platform with k6 (loadtest/): P50/P95/P99, throughput, error rate (ROUNDS=2: medians of two)
+	$(BIN)/python loadtest/run.py --rounds $(ROUNDS)
 
 bench-prod: install ## the same on the local PostgreSQL and Redis
-	$(BIN)/python loadtest/run.py --postgres "$${TITANIUM_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432}" \
+	$(BIN)/python loadtest/run.py --rounds $(ROUNDS) --postgres "$${TITANIUM_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432}" \
 		--redis "$${TITANIUM_REDIS_URL:-redis://127.0.0.1:6379/0}"
 
 include deploy/deploy.mk

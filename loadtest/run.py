@@ -6,6 +6,11 @@ from memory, and a bare aiohttp proxy in front of it. Then the gateway and the
 blog itself (lists and single posts), the read-mostly mix of a blog's day, a
 mixed load arriving at a constant rate, and writes only. Each run is preceded
 by an unmeasured warm-up. Everything stays on loopback; k6 shares the cores.
+
+With --rounds N the whole sequence runs N times, interleaved, and the table
+gives each figure's median over the rounds (a ratio is taken against the
+references of its own round first): on a machine whose speed drifts from
+minute to minute, one round can mislead.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from pathlib import Path
 
 import httpx
 import redis
-from table import Result, add_ratios, save, system_description, text_table
+from table import Result, median_of_rounds, save, system_description, text_table
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -77,6 +82,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=seconds, default=5.0, help="unmeasured time before each run (5s; 0 for none)")
     parser.add_argument("--rate", type=int, default=1000, help="requests a second of the mixed run (1000)")
     parser.add_argument("--write-share", type=float, default=0.02, help="blog's-day requests that create a post (0.02)")
+    parser.add_argument("--rounds", type=int, default=1, help="times the whole sequence runs, interleaved; medians (1)")
     parser.add_argument("--only", metavar="NAME[,NAME]",
                         help="these runs only, of: " + ", ".join(run.name for run in planned_runs(0, 0)))
     parser.add_argument("--postgres", metavar="URL", help="run on this PostgreSQL server (fresh databases, dropped after)")
@@ -174,9 +180,13 @@ def bench(runs: list[Run], args: argparse.Namespace, env: dict[str, str], scratc
                 serving("reference_proxy", {"REFERENCE_UPSTREAM": app_url}) as proxy_url:
             urls = {"app": app_url, "proxy": proxy_url, "gateway": platform.url, "blog": platform.service_url("blog")}
             common = {"VUS": str(args.vus), "POST_IDS": json.dumps(ids), "USERNAME": author.username or "", "PASSWORD": PASSWORD}
-            results = [measure_watching(platform, run, {**common, "BASE_URL": urls[run.target]}, args, scratch)
-                       for run in runs]
-        return results, platform.stats()["blog"]["post_count"]
+            rounds = []
+            for number in range(1, args.rounds + 1):
+                if args.rounds > 1:
+                    print(f" round {number} of {args.rounds}", flush=True)
+                rounds.append([measure_watching(platform, run, {**common, "BASE_URL": urls[run.target]}, args, scratch)
+                               for run in runs])
+        return median_of_rounds(rounds), platform.stats()["blog"]["post_count"]
     except Exception:
         print(f"the platform's output, the last of it:\n{platform.output()[-4000:]}", file=sys.stderr)
         raise
@@ -213,7 +223,6 @@ def main() -> int:
             databases.drop_all()
         if args.redis:
             _remove_keys(args.redis, env["TITANIUM_REDIS_PREFIX"])
-    add_ratios(results)
     print(f"\n{text_table(system, results)}\nposts at the end: {posts_at_end}")
     for path in save(system, results, posts_at_end, HERE / "results"):
         print(f"written: {path.relative_to(HERE.parent)}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,7 +52,8 @@ def system_description(args: argparse.Namespace, postgres: bool, redis: bool) ->
     return {
         "stack": "-".join(part for part, used in (("postgres", postgres), ("sqlite", not postgres), ("redis", redis)) if used),
         "stack_name": f"{'PostgreSQL' if postgres else 'SQLite'} + {'Redis' if redis else 'in-process cache'}",
-        "vus": args.vus, "duration_s": args.duration, "warmup_s": args.warmup, "rate": args.rate, "only": args.only,
+        "vus": args.vus, "rounds": args.rounds, "duration_s": args.duration, "warmup_s": args.warmup, "rate": args.rate,
+        "only": args.only,
         "date": now.isoformat(timespec="seconds"), "timestamp": now.strftime("%Y%m%dT%H%M%SZ"),
         "nproc": len(os.sched_getaffinity(0)), "cpu": _cpu_model(), "python": sys.version.split()[0],
     }
@@ -74,9 +76,40 @@ def add_ratios(results: list[Result]) -> None:
             result.vs_bare_proxy = result.ratios_to(references["proxy"])
 
 
+def median_of_rounds(rounds: list[list[Result]]) -> list[Result]:
+    """Each run's figures, and its ratios to its own round's references, as medians over the rounds."""
+    for results in rounds:
+        add_ratios(results)
+    return [_median(list(same_run)) for same_run in zip(*rounds, strict=True)]
+
+
+def _median(results: list[Result]) -> Result:
+    first = results[0]
+    if len(results) == 1:
+        return first
+
+    def median(figure: str) -> float:
+        return statistics.median(getattr(result, figure) for result in results)
+
+    def median_ratios(attribute: str) -> dict[str, float] | None:
+        ratios = [getattr(result, attribute) for result in results]
+        if ratios[0] is None:
+            return None
+        return {figure: statistics.median(ratio[figure] for ratio in ratios) for figure in FIGURES}
+
+    creates = [result.creates_per_second for result in results if result.creates_per_second is not None]
+    return replace(first, **{figure: median(figure) for figure in (*FIGURES, "error_percent")},
+                   creates_per_second=statistics.median(creates) if creates else None,
+                   dropped_iterations=sum(result.dropped_iterations for result in results),
+                   vs_bare_app=median_ratios("vs_bare_app"), vs_bare_proxy=median_ratios("vs_bare_proxy"),
+                   restarted=sorted({name for result in results for name in result.restarted}))
+
+
 def header(system: dict) -> str:
+    rounds = system.get("rounds", 1)
+    medians = f" · medians of {rounds} interleaved rounds" if rounds > 1 else ""
     return (f"{system['stack_name']} · {system['vus']} VUs · {system['duration_s']:g} s a run after {system['warmup_s']:g} s "
-            f"of warm-up · {system['date']} · nproc {system['nproc']} · {system['cpu']} · Python {system['python']}")
+            f"of warm-up{medians} · {system['date']} · nproc {system['nproc']} · {system['cpu']} · Python {system['python']}")
 
 
 COLUMNS = ("run", "P50 ms", "P95 ms", "P99 ms", "req/s", "errors", "creates/s",
