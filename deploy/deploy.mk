@@ -8,6 +8,7 @@ CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell sha1sum deploy/requirements-checkov.txt | cut -c1-12)
 PROMETHEUS_RULES := deploy/observability/prometheus/rules
 PROMETHEUS_TESTS := deploy/observability/prometheus/tests
+ALERTMANAGER_CONFIG := deploy/observability/alertmanager/alertmanager.yml
 
 .PHONY: deploy-check deploy-tools deploy-manifests deploy-lint deploy-rules deploy-scan kind-secret
 
@@ -36,6 +37,17 @@ $(VENV)/.promtool:
 	  fi; }
 	touch $@
 
+# amtool comes with Debian's prometheus-alertmanager package.
+$(VENV)/.amtool:
+	@command -v amtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing amtool (apt-get install prometheus-alertmanager)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; \
+	  else \
+	    echo "amtool is missing: sudo apt-get install prometheus-alertmanager (Debian, Ubuntu)" >&2; exit 1; \
+	  fi; }
+	touch $@
+
 deploy-tools:
 	@for tool in kubectl terraform; do command -v $$tool >/dev/null || { \
 	  echo "$$tool is missing: deploy-check needs kubectl (with Kustomize) and terraform on PATH" >&2; exit 1; }; done
@@ -51,10 +63,13 @@ deploy-lint: install deploy-tools
 	$(BIN)/hadolint deploy/docker/Dockerfile
 	TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive deploy/terraform
 
-deploy-rules: $(VENV)/.promtool
-	@echo "== promtool"
+deploy-rules: $(VENV)/.promtool $(VENV)/.amtool
+	@echo "== promtool, amtool"
 	promtool check rules $(PROMETHEUS_RULES)/*.yml
 	promtool test rules $(PROMETHEUS_TESTS)/*.yml
+	amtool check-config $(ALERTMANAGER_CONFIG)
+	amtool config routes test --config.file=$(ALERTMANAGER_CONFIG) --verify.receivers=pager severity=page
+	amtool config routes test --config.file=$(ALERTMANAGER_CONFIG) --verify.receivers=ticket severity=ticket
 
 deploy-scan: $(CHECKOV_STAMP) deploy-manifests
 	@echo "== checkov (exceptions are written beside the objects they excuse)"
