@@ -207,7 +207,7 @@ def main() -> int:
     # k6's virtual users all call from 127.0.0.1, and log in as the one seeded
     # author before each run: lift the limits, or they would measure 429s.
     env = {"TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS": "1000/minute", "TITANIUM_LOGIN_RATE_LIMIT_PER_USERNAME": "1000/minute",
-           "TITANIUM_RATE_LIMIT_PER_ADDRESS": "10000000/minute"}
+           "TITANIUM_RATE_LIMIT_PER_ADDRESS": "10000000/minute", "TITANIUM_MAX_CONNECTIONS_PER_CLIENT": "0"}
     databases = PostgresDatabases(args.postgres) if args.postgres else None
     if databases:
         env |= {"TITANIUM_USERS_DATABASE_URL": databases.new("bench"), "TITANIUM_BLOG_DATABASE_URL": databases.new("bench")}

@@ -15,7 +15,7 @@ import uvicorn
 from pydantic import ValidationError
 from starlette.applications import Starlette
 
-from titanium.core.http_server import CoalescingHttpToolsProtocol
+from titanium.core.http_server import ConnectionLimits, guarded_protocol
 from titanium.core.topology import SERVICE_NAMES
 
 
@@ -27,8 +27,11 @@ def build(service: str) -> Starlette:
 
 def run(app: Starlette) -> None:
     settings = app.state.settings
+    limits = ConnectionLimits(max_head_bytes=settings.max_head_bytes, head_timeout=settings.head_timeout,
+                              body_timeout=settings.body_timeout,
+                              max_connections_per_client=settings.max_connections_per_client)
     uvicorn.run(
-        app, host=settings.host, port=settings.port, loop="uvloop", http=CoalescingHttpToolsProtocol,
+        app, host=settings.host, port=settings.port, loop="uvloop", http=guarded_protocol(limits),
         log_config=None, access_log=False, proxy_headers=False, server_header=False,
         timeout_graceful_shutdown=10,
     )

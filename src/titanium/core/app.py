@@ -75,7 +75,7 @@ def create_app(
     app.state.settings = settings
     install_error_handlers(app, fastapi=fastapi)
     app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes,
-                       access_log=access_log)
+                       max_in_flight=settings.max_in_flight, access_log=access_log)
     # Outermost of ours: the request's span covers everything the service does for it.
     add_server_spans(app, tracer_provider)
 

@@ -21,6 +21,9 @@ LATENCY = Histogram(
     ["service", "method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+PROBES = Counter(
+    "http_probe_requests_total", "Probes and scrapes answered, kept out of the requests' figures", ["service", "route", "status"]
+)
 IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests being answered", ["service"])
 UPSTREAM_ERRORS = Counter(
     "upstream_errors_total", "Calls to another service that failed", ["service", "upstream", "reason"]
@@ -49,6 +52,9 @@ class RequestMetrics:
             self._series[key] = series
         series[0].inc()
         series[1].observe(seconds)
+
+    def observe_probe(self, route: str, status: int) -> None:
+        PROBES.labels(self.service, route, str(status)).inc()
 
 
 async def metrics_endpoint(_request: Request) -> Response:

@@ -30,15 +30,18 @@ SECURITY_HEADERS = (
     (b"content-security-policy",
      b"default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
 )
-# Probes and scrapes arrive every few seconds; they are logged only at debug.
-_QUIET_PATHS = frozenset({"/health", "/health/ready", "/metrics"})
+# Probes, scrapes and the dashboard's status checks arrive every few
+# seconds: they are counted apart from the requests' figures (which they
+# would disturb), never refused for load, and logged only at debug.
+OPERATIONAL_PATHS = frozenset({"/health", "/health/ready", "/metrics", "/status"})
+RETRY_AFTER_SECONDS = b"1"
 
 
-def _access_level(path: str, status: int) -> int:
+def _access_level(operational: bool, status: int) -> int:
     """Failures stand out (a 5xx is an error); probes and scrapes stay out of the way (debug)."""
     if status >= 500:
         return logging.ERROR
-    return logging.DEBUG if path in _QUIET_PATHS else logging.INFO
+    return logging.DEBUG if operational else logging.INFO
 
 
 def request_id_of(scope: Scope) -> str:
@@ -54,6 +57,13 @@ def _incoming_request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+class _Shed:
+    path = "shed"  # the route label of a request refused for load (it never reached routing)
+
+
+SHED_ROUTE = _Shed()
+
+
 def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
@@ -61,10 +71,13 @@ def _route_template(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int, access_log: AccessLog) -> None:
+    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int, max_in_flight: int,
+                 access_log: AccessLog) -> None:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
         self.access_log = access_log
         self.metrics = RequestMetrics(service)
 
@@ -79,7 +92,13 @@ class RequestContextMiddleware:
 
         status = 500
         started = time.perf_counter()
-        self.metrics.in_flight.inc()
+        operational = scope["path"] in OPERATIONAL_PATHS
+        if not operational:
+            if self.in_flight >= self.max_in_flight:
+                await self._shed(scope, send, request_id, started)
+                return
+            self.in_flight += 1
+            self.metrics.in_flight.inc()
 
         async def send_with_request_id(message: Message) -> None:
             nonlocal status
@@ -97,8 +116,20 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, self._limited(scope, receive), send_with_request_id)
         finally:
-            self.metrics.in_flight.dec()
-            self._record(scope, status, time.perf_counter() - started)
+            if not operational:
+                self.in_flight -= 1
+                self.metrics.in_flight.dec()
+            self._record(scope, operational, status, time.perf_counter() - started)
+
+    async def _shed(self, scope: Scope, send: Send, request_id: str, started: float) -> None:
+        """Refuse at once: past the bound, waiting in line would only make every answer late."""
+        body = b'{"detail":"the service is at capacity; retry shortly"}'
+        await send({"type": "http.response.start", "status": 503, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"retry-after", RETRY_AFTER_SECONDS), (b"x-request-id", request_id.encode()), *SECURITY_HEADERS]})
+        await send({"type": "http.response.body", "body": body})
+        scope["route"] = SHED_ROUTE
+        self._record(scope, False, 503, time.perf_counter() - started)
 
     def _limited(self, scope: Scope, receive: Receive) -> Receive:
         """`receive`, refusing a body larger than the limit (announced or streamed)."""
@@ -120,10 +151,13 @@ class RequestContextMiddleware:
 
         return receive_limited
 
-    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+    def _record(self, scope: Scope, operational: bool, status: int, seconds: float) -> None:
         route = _route_template(scope)
-        self.metrics.observe(scope["method"], route, status, seconds)
-        level = _access_level(scope["path"], status)
+        if operational:
+            self.metrics.observe_probe(route, status)
+        else:
+            self.metrics.observe(scope["method"], route, status, seconds)
+        level = _access_level(operational, status)
         self.access_log.write(level, {
             "method": scope["method"],
             "path": scope["path"],

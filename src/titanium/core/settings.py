@@ -39,6 +39,18 @@ class ServiceSettings(BaseSettings):
     port: int = 0
     data_dir: Path = Path("data")
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # Requests answered at once; past it, an immediate 503 with Retry-After
+    # (probes and scrapes are never refused). A queue would only make every
+    # answer late.
+    max_in_flight: int = Field(default=128, gt=0)
+    # What a connection may cost (core/http_server.py): the size of a
+    # request's head, and how long its head and its body may take to arrive.
+    max_head_bytes: int = Field(default=32_768, ge=1024)
+    head_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=30.0, gt=0)
+    # Open connections from one client address; 0 for no limit (behind a
+    # proxy every connection comes from the proxy's address).
+    max_connections_per_client: int = Field(default=0, ge=0)
 
     @property
     def is_production(self) -> bool:
@@ -150,6 +162,8 @@ class GatewaySettings(UpstreamSettings, RedisSettings):
     # How many proxies (an ingress, a load balancer) stand in front of the
     # gateway and append to X-Forwarded-For; 0 trusts no such header.
     trusted_proxy_hops: int = Field(default=0, ge=0)
+    # The public entry: one address cannot hold every connection.
+    max_connections_per_client: int = Field(default=256, ge=0)
 
 
 class DashboardSettings(UpstreamSettings):
