@@ -65,3 +65,38 @@ async def test_a_large_body_is_not_held_back():
         transport.write(b"x" * (FLUSH_AT_BYTES // 2))
     assert len(recording.sends) == 2, "sent as the chunks come, before the turn ends"
     assert sum(map(len, recording.sends)) == len(b"HTTP/1.1 200 OK\r\n\r\n") + 2 * FLUSH_AT_BYTES
+
+
+async def slow_or_fast(scope, receive, send):
+    """A bare ASGI app: /slow answers after 1.5 s, anything else at once."""
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/slow":
+        await asyncio.sleep(1.5)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def test_a_request_on_a_kept_alive_connection_is_not_cut_by_the_idle_timeout():
+    import uvicorn
+
+    from titanium.core.http_server import ConnectionLimits, guarded_protocol
+
+    config = uvicorn.Config(slow_or_fast, host="127.0.0.1", port=0, http=guarded_protocol(ConnectionLimits()),
+                            timeout_keep_alive=1, log_config=None, lifespan="off")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn gives no event to wait on
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"GET /fast HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert (await reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200")
+        # The idle timeout (1 s) started with that answer; this request outlives it while being answered.
+        writer.write(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert (await asyncio.wait_for(reader.readuntil(b"ok"), 10)).startswith(b"HTTP/1.1 200")
+    finally:
+        writer.close()
+        server.should_exit = True
+        await serving

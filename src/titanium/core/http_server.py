@@ -118,6 +118,7 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        self._unset_keepalive_if_required()  # as uvicorn's own: the connection is in use again
         if self._reading_head:
             self._head_bytes += len(data)
         try:
