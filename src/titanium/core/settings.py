@@ -97,6 +97,9 @@ class TokenAudienceSettings(BaseSettings):
 class UsersSettings(DatabaseSettings):
     port: int = DEFAULT_PORTS["users"]
     users_database_url: str | None = None
+    # Password hashes computed at once, 64 MiB each (argon2id): size it to
+    # the memory limit (deploy/k8s/base/patches/service-pod.yaml).
+    password_hashes_at_once: int = Field(default=2, gt=0)
 
     @model_validator(mode="after")
     def _database(self) -> UsersSettings:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from titanium.core.app import add_routes, create_app
 from titanium.core.database import create_engine, ping, warm_pool
 from titanium.core.errors import install_database_error_handler
-from titanium.core.passwords import hash_password, needs_rehash, verify_password
+from titanium.core.passwords import hash_password, limit_concurrent_hashes, needs_rehash, verify_password
 from titanium.core.settings import UsersSettings
 from titanium.services.users.repository import AccountTaken, User, UserRepository
 from titanium.services.users.schemas import Credentials, NewUser, PublicUser
@@ -68,6 +68,7 @@ def build(settings: UsersSettings | None = None) -> FastAPI:
     assert settings.users_database_url is not None
     engine = create_engine(settings.users_database_url, settings.database_pool_size)
     users = UserRepository(engine)
+    limit_concurrent_hashes(settings.password_hashes_at_once)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
