@@ -206,7 +206,8 @@ def main() -> int:
     runs = selected(planned_runs(args.rate, args.write_share), args.only)
     # k6's virtual users all call from 127.0.0.1, and log in as the one seeded
     # author before each run: lift the limits, or they would measure 429s.
-    env = {"TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS": "1000/minute", "TITANIUM_LOGIN_RATE_LIMIT_PER_USERNAME": "1000/minute",
+    env = {"TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS": "1000/minute",
+           "TITANIUM_LOGIN_RATE_LIMIT_PER_USERNAME_AND_ADDRESS": "1000/minute",
            "TITANIUM_RATE_LIMIT_PER_ADDRESS": "10000000/minute", "TITANIUM_MAX_CONNECTIONS_PER_CLIENT": "0"}
     databases = PostgresDatabases(args.postgres) if args.postgres else None
     if databases:

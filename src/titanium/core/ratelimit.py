@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
@@ -134,17 +135,27 @@ class RateLimiter:
                 self._batched = BatchedFixedWindow(storage)
 
     async def hit(self, limit: RateLimitItem, *identifiers: str) -> Decision:
+        """Count one against the limit; whether it was within it."""
         if self._batched is not None:
             return self._batched.hit(limit, identifiers)
+        return await self._on_store(self._hit, limit, identifiers)
+
+    async def exhausted(self, limit: RateLimitItem, *identifiers: str) -> bool:
+        """Whether the limit is spent, counting nothing (exact limiters only)."""
+        return not (await self._on_store(self._test, limit, identifiers)).allowed
+
+    async def _on_store(self, operation: Callable[[Strategy, RateLimitItem, tuple[str, ...]], Awaitable[Decision]],
+                        limit: RateLimitItem, identifiers: tuple[str, ...]) -> Decision:
+        """The operation on the shared store, or on this process's while the shared one is failing."""
         if self._shared is None or time.monotonic() < self._paused_until:
-            return await self._hit(self._local, limit, identifiers)
+            return await operation(self._local, limit, identifiers)
         try:
-            return await self._hit(self._shared, limit, identifiers)
+            return await operation(self._shared, limit, identifiers)
         except Exception as exc:  # the shared store failing must not fail the request
             self._paused_until = time.monotonic() + self.PAUSE_SECONDS
             log.warning("shared rate limit store unavailable; counting in this process", error=repr(exc),
                         pause_seconds=self.PAUSE_SECONDS)
-            return await self._hit(self._local, limit, identifiers)
+            return await operation(self._local, limit, identifiers)
 
     async def shared_store_ok(self) -> bool:
         """Whether the shared store answers (True when there is none to fail)."""
@@ -155,6 +166,10 @@ class RateLimiter:
             return bool(await storage.check())
         except Exception:
             return False
+
+    @staticmethod
+    async def _test(limiter: Strategy, limit: RateLimitItem, identifiers: tuple[str, ...]) -> Decision:
+        return Decision(await limiter.test(limit, *identifiers), 0)
 
     @staticmethod
     async def _hit(limiter: Strategy, limit: RateLimitItem, identifiers: tuple[str, ...]) -> Decision:

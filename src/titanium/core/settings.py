@@ -116,8 +116,14 @@ class AuthSettings(RedisSettings, TokenAudienceSettings):
     jwt_private_key: str | None = None
     jwt_private_key_file: Path | None = None
     token_ttl_seconds: int = Field(default=3600, gt=0)
+    # Login attempts (OWASP's authentication guidance): from one address;
+    # for one username from one address; and failed ones for one username
+    # from anywhere, a slower bound that, once spent, lets in only addresses
+    # that signed in as that user before (so guesses from elsewhere cannot
+    # lock the owner out of a device they use).
     login_rate_limit_per_address: RateLimitText = "20/minute"
-    login_rate_limit_per_username: RateLimitText = "5/minute"
+    login_rate_limit_per_username_and_address: RateLimitText = "5/minute"
+    login_rate_limit_per_username: RateLimitText = "50/hour"
 
     @model_validator(mode="after")
     def _signing_key(self) -> AuthSettings:

@@ -37,7 +37,12 @@ class Auth:
         self.users = users
         self.limiter = limiter
         self.per_address = parse_limit(settings.login_rate_limit_per_address)
-        self.per_username = parse_limit(settings.login_rate_limit_per_username)
+        self.per_username_and_address = parse_limit(settings.login_rate_limit_per_username_and_address)
+        self.failures_per_username = parse_limit(settings.login_rate_limit_per_username)
+
+
+# An address that signed in as a user is remembered this long: spent once, this limit marks it known.
+KNOWN_ADDRESS = parse_limit("1/30 days")
 
 
 async def auth(request: Request) -> Auth:
@@ -60,15 +65,31 @@ def _failed(status_code: int, message: str, headers: dict[str, str] | None = Non
     return JSONResponse({"status": "failed", "message": message, "detail": message}, status_code, headers)
 
 
+def _too_many(message: str, retry_after: int) -> JSONResponse:
+    return _failed(429, message, {"Retry-After": str(retry_after)})
+
+
+async def _refusal(service: Auth, username: str, address: str) -> JSONResponse | None:
+    """The 429 this attempt gets, if any: the address's budget, the username's from it, the username's failures."""
+    for limit, identity in ((service.per_address, ("address", address)),
+                            (service.per_username_and_address, ("username-address", username, address))):
+        decision = await service.limiter.hit(limit, "login", *identity)
+        if not decision.allowed:
+            log.warning("login rate limited", limit=identity[0], username=username)
+            return _too_many("too many login attempts; try again later", decision.retry_after)
+    if (await service.limiter.exhausted(service.failures_per_username, "login-failures", username)
+            and not await service.limiter.exhausted(KNOWN_ADDRESS, "login-known", username, address)):
+        log.warning("login refused: too many failures for the account", username=username)
+        return _too_many("too many failed logins for this account; try again later, or from a device that "
+                         "signed in before", 60)
+    return None
+
+
 @router.post("/auth/login")
 async def login(credentials: LoginRequest, request: Request, service: AuthDep) -> JSONResponse:
-    for limit, identity in ((service.per_address, f"address:{client_address(request)}"),
-                            (service.per_username, f"username:{credentials.username.lower()}")):
-        decision = await service.limiter.hit(limit, "login", identity)
-        if not decision.allowed:
-            log.warning("login rate limited", identity=identity)
-            return _failed(429, "too many login attempts; try again later",
-                           {"Retry-After": str(decision.retry_after)})
+    username, address = credentials.username.lower(), client_address(request)
+    if (refused := await _refusal(service, username, address)) is not None:
+        return refused
     try:
         answer = await service.users.post("/internal/credentials/verify", json=credentials.model_dump(),
                                           headers=propagated_headers(request))
@@ -77,12 +98,14 @@ async def login(credentials: LoginRequest, request: Request, service: AuthDep) -
         log.error("users service unreachable", error=repr(exc))
         return JSONResponse({"detail": "login is unavailable right now; try again shortly"}, 503)
     if answer.status_code == 401:
+        await service.limiter.hit(service.failures_per_username, "login-failures", username)
         return _failed(401, "invalid username or password")
     if answer.status_code != 200:
         UPSTREAM_ERRORS.labels("auth", "users", f"status_{answer.status_code}").inc()
         log.error("users service failed the credential check", status=answer.status_code)
         return JSONResponse({"detail": "login is unavailable right now; try again shortly"}, 503)
     user = answer.json()
+    await service.limiter.hit(KNOWN_ADDRESS, "login-known", username, address)
     token = service.issuer.issue(user["id"], user["username"])
     return JSONResponse({
         "status": "success",
