@@ -49,13 +49,17 @@ async def test_entries_expire_in_redis(redis_cache):
     assert await redis_cache.get("short") is None
 
 
-async def test_a_dead_redis_is_a_miss_not_an_error():
+async def test_a_dead_redis_is_not_an_error_and_reads_go_to_a_short_lived_cache_of_this_process():
     cache = build_cache(DEAD_REDIS, "titanium-test")
+    cache.FALLBACK_TTL_SECONDS = 0.3
     namespace = CachedNamespace(cache, "dead", 60, "test")
     loads: list[int] = []
     assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}'
-    assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":2}'
+    assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}', "not every read a load"
     await namespace.invalidate("f")
+    assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":2}', "a write here shows at once"
+    await asyncio.sleep(0.4)
+    assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":3}', "and nothing outlives the ttl"
     assert await cache.status() == "error"
     await cache.close()
 

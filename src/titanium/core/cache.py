@@ -2,7 +2,12 @@
 
 A cache is an optimisation, never a dependency: `SafeCache` turns every
 failure into a miss (logged, and with a short pause before Redis is tried
-again, so that a dead Redis costs each request nothing).
+again, so that a dead Redis costs each request nothing). A slow Redis is a
+failing one: a call that takes longer than CALL_DEADLINE_SECONDS fails, and
+opens the same pause. Meanwhile a cache of this process's own answers, whose
+entries live at most FALLBACK_TTL_SECONDS: the database is not left to take
+every read alone (it served a sixth of the cached throughput), and what
+another replica writes meanwhile shows here within those seconds.
 """
 
 from __future__ import annotations
@@ -240,14 +245,22 @@ def redis_client(url: str) -> redis.Redis:
 
 
 class SafeCache:
-    """Wraps a cache so that its failures are logged misses, never errors."""
+    """Wraps a cache so that its failures (and slowness) are logged misses, never errors."""
 
     # After a failure, the cache is skipped for this long before it is tried again.
     PAUSE_SECONDS = 5.0
+    # A healthy Redis answers in well under a millisecond; a call this slow
+    # would cost the request more than the database it saves.
+    CALL_DEADLINE_SECONDS = 0.15
+    # While the shared cache is out, this process's own entries live no longer:
+    # the most that another replica's write can take to show here.
+    FALLBACK_TTL_SECONDS = 2.0
+    _WITH_TTL = frozenset({"set", "add", "bump"})  # operations whose last argument is a ttl
 
-    def __init__(self, inner: Cache) -> None:
+    def __init__(self, inner: Cache, fallback: Cache | None = None) -> None:
         self.inner = inner
         self.kind = inner.kind
+        self.fallback = fallback
         self._paused_until = 0.0
 
     @property
@@ -256,13 +269,23 @@ class SafeCache:
 
     async def _call(self, operation: str, default: Any, *args: Any) -> Any:
         if not self.available:
-            return default
+            return await self._on_fallback(operation, default, args)
         try:
-            return await getattr(self.inner, operation)(*args)
+            async with asyncio.timeout(self.CALL_DEADLINE_SECONDS):
+                return await getattr(self.inner, operation)(*args)
         except Exception as exc:
             self._paused_until = time.monotonic() + self.PAUSE_SECONDS
             log.warning("cache unavailable", operation=operation, error=repr(exc), pause_seconds=self.PAUSE_SECONDS)
+            return await self._on_fallback(operation, default, args)
+
+    async def _on_fallback(self, operation: str, default: Any, args: tuple[Any, ...]) -> Any:
+        """The operation on this process's short-lived cache; what the caller sees of the shared one is `default`."""
+        if self.fallback is None:
             return default
+        if operation in self._WITH_TTL:
+            args = (*args[:-1], min(args[-1], self.FALLBACK_TTL_SECONDS))
+        answer = await getattr(self.fallback, operation)(*args)
+        return default if operation == "bump" else answer  # a bump the shared cache missed is still owed
 
     async def get(self, key: str) -> bytes | None:
         return await self._call("get", None, key)
@@ -281,11 +304,16 @@ class SafeCache:
         return bool(await self._call("bump", False, keys, seed, ttl))
 
     async def status(self) -> str:
-        """"ok", or "error" when the cache does not answer (checked now, not from the pause)."""
+        """"ok"; "slow" when it answers past the call deadline; "error" when it does not answer (checked now)."""
         try:
-            return "ok" if await self.inner.ping() else "error"
+            async with asyncio.timeout(1.0):
+                started = time.monotonic()
+                answered = await self.inner.ping()
         except Exception:
             return "error"
+        if not answered:
+            return "error"
+        return "slow" if time.monotonic() - started > self.CALL_DEADLINE_SECONDS else "ok"
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -295,7 +323,7 @@ class SafeCache:
 def build_cache(redis_url: str | None, prefix: str, entry_ttl: float = 60.0) -> SafeCache:
     """Redis when it is configured, else this process's memory; `entry_ttl` bounds how long a copy is kept here."""
     if redis_url:
-        return SafeCache(RedisCache(redis_client(redis_url), prefix, local_ttl=entry_ttl))
+        return SafeCache(RedisCache(redis_client(redis_url), prefix, local_ttl=entry_ttl), fallback=MemoryCache())
     return SafeCache(MemoryCache())
 
 
@@ -333,8 +361,10 @@ class CachedNamespace:
 
     async def get_or_load(self, family: str, key: str, load: Callable[[], Awaitable[Any]]) -> bytes | None:
         """The JSON of `key` in `family`: cached, or loaded (None when `load` gives None, which is not cached)."""
-        if self._bumps_owed and not await self._pay_bumps_owed():
-            return _encode(await load())
+        if self._bumps_owed:
+            # Until they are paid, the shared cache is out and these reads
+            # go to this process's own, which took the bumps already.
+            await self._pay_bumps_owed()
         generation_key = self._generation_key(family)
         generation, cached = await self.cache.get_versioned(generation_key, key)
         if generation is None:
