@@ -11,6 +11,7 @@ import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -137,3 +138,20 @@ def test_a_login_is_traced_through_auth_to_users(traced):
     users = one(spans, service="users", kind=SERVER)
     assert users["parent_id"] == auth_call["span_id"]
     assert users["name"] == "POST /internal/credentials/verify"
+
+
+def test_probes_and_status_checks_start_no_trace(traced):
+    platform, receiver = traced
+    for service in ("users", "blog", "auth"):
+        for path in ("/health/ready", "/status"):  # what the supervisor, Kubernetes and the dashboard call
+            assert httpx.get(platform.service_url(service) + path).status_code == 200
+    platform.stats()  # the dashboard asks every service for its /status
+    marker_id, _, marker = traceparent()
+    Client(platform.url).http.get("/blog/api/categories", headers={"traceparent": marker})
+    wait_until(lambda: receiver.trace(marker_id), what="the marker request's spans")  # exported after the probes'
+    with receiver.lock:
+        by_trace: dict[str, list[dict]] = {}
+        for span in receiver.spans:
+            by_trace.setdefault(span["trace_id"], []).append(span)
+    orphans = [spans for spans in by_trace.values() if not any(span["kind"] == SERVER for span in spans)]
+    assert not orphans, [(s["service"], s["name"], s["scope"]) for spans in orphans for s in spans if s["service"] != "dashboard"][:20]

@@ -19,7 +19,7 @@ from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import TextClause
 
-from titanium.core.tracing import trace_engine
+from titanium.core.tracing import trace_engine, untraced
 
 _ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
 
@@ -85,7 +85,8 @@ async def warm_pool(engine: AsyncEngine) -> None:
     """Open the pool's connections now rather than under the first load (best effort: a database
     that is down now is connected to later, when it answers)."""
     size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 1
-    await asyncio.gather(*(ping(engine, hold_seconds=0.05) for _ in range(size)))
+    with untraced():  # start-up work, not a request: no trace of its own
+        await asyncio.gather(*(ping(engine, hold_seconds=0.05) for _ in range(size)))
 
 
 async def ping(engine: AsyncEngine, hold_seconds: float = 0.0) -> bool:

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 
 from titanium import __version__
 from titanium.core.logging import get_logger
+from titanium.core.tracing import untraced
 
 Checks = Callable[[], Awaitable[dict[str, bool]]]
 Figures = Callable[[], Awaitable[dict[str, Any]]]
@@ -44,13 +45,15 @@ class ServiceHealth:
         return JSONResponse({"status": "ok", "service": self.service})
 
     async def ready(self, _request: Request) -> JSONResponse:
-        results = await self.checks()
+        with untraced():
+            results = await self.checks()
         ready = all(results.values())
         body = {"status": "ready" if ready else "not ready", "service": self.service, "checks": _labels(results)}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def status(self, _request: Request) -> JSONResponse:
-        return JSONResponse(await self.snapshot())
+        with untraced():
+            return JSONResponse(await self.snapshot())
 
     async def snapshot(self) -> dict[str, Any]:
         results = {**await self.checks(), **await self.soft_checks()}

@@ -10,9 +10,11 @@ e.g. to Jaeger or an OpenTelemetry Collector; `OTEL_TRACES_SAMPLER` and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from collections.abc import MutableMapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context, propagate, trace
@@ -27,8 +29,8 @@ if TYPE_CHECKING:  # each service imports only the clients it uses; the SDK only
     from opentelemetry.sdk.trace import TracerProvider
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-# Probes and scrapes would be most of the spans and say nothing.
-UNTRACED_PATHS = "/health,/health/ready,/metrics"
+# Probes, scrapes and status checks would be most of the spans and say nothing.
+UNTRACED_PATHS = "/health,/health/ready,/metrics,/status"
 
 _provider: TracerProvider | None = None
 
@@ -106,6 +108,15 @@ class TraceContextMiddleware:
 def inject_context(headers: MutableMapping[str, str]) -> None:
     """Pass the current trace context on in `headers` (traceparent, tracestate)."""
     propagate.inject(headers)
+
+
+def untraced() -> AbstractContextManager[object]:
+    """Within it, no instrumentation records a span: the database and cache calls of a probe would each start an orphan trace."""
+    if _provider is None:
+        return contextlib.nullcontext()
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    return suppress_instrumentation()
 
 
 def unrecorded_span(parent: trace.SpanContext) -> trace.NonRecordingSpan:
