@@ -219,8 +219,10 @@ def test_the_calls_the_code_makes_are_authorized(production: list[dict[str, Any]
             target = route.target(_sample_request(route.path, method))
             if target is not None:
                 calls.append(("gateway", route.service, method, target))
-    # The dashboard asks every service it knows for its status; Prometheus scrapes every service.
-    calls += [("dashboard", target, "GET", "/status") for caller, target in call_graph() if caller == "dashboard"]
+    # The dashboard asks every service it knows for its status and its metrics (the golden signals it
+    # charts); Prometheus scrapes every service.
+    calls += [("dashboard", target, "GET", path) for caller, target in call_graph() if caller == "dashboard"
+              for path in ("/status", "/metrics")]
     calls += [(PROMETHEUS, service, "GET", service_routes(service, tmp_path).metrics) for service in SERVICE_NAMES]
     denied = [call for call in calls if not authz_allows(production, peers[call[0]], peers[call[1]], call[2], call[3])]
     assert not denied, "denied: " + ", ".join(f"{s} -> {d} {m} {p}" for s, d, m, p in denied)

@@ -2,12 +2,21 @@
 
 `/api/stats` asks every service for its `/status` at once, with a short
 timeout: a service that does not answer is shown "offline", it does not hold
-the page up.
+the page up. Each entry also carries the service's golden signals
+("signals"), which a background task gathers from every service's
+`/metrics` (see `signals.py`).
+
+What the public page may not show is left out: the gateway's upstream
+addresses always, and the process ids of an answer that the gateway
+forwards (a person's); the supervisor's tests and the load test ask the
+dashboard directly and still get them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,8 +33,23 @@ from titanium.core.app import create_app
 from titanium.core.http import http_client, propagated_headers
 from titanium.core.metrics import UPSTREAM_ERRORS
 from titanium.core.settings import DashboardSettings
+from titanium.services.dashboard.signals import Scraper
 
 WEB_DIR = Path(__file__).parent / "web"
+# Figures that name internal addresses: never in /stats.
+INTERNAL_FIELDS = frozenset({"upstreams"})
+# Figures that only the platform's own tools (asking the dashboard directly) get.
+PRIVATE_FIELDS = frozenset({"pid"})
+
+
+def _upstreams(settings: DashboardSettings) -> dict[str, str]:
+    return {"gateway": settings.gateway_url, "users": settings.users_url, "auth": settings.auth_url,
+            "blog": settings.blog_url}
+
+
+def _public(entry: dict[str, Any], forwarded: bool) -> dict[str, Any]:
+    hidden = INTERNAL_FIELDS | PRIVATE_FIELDS if forwarded else INTERNAL_FIELDS
+    return {key: value for key, value in entry.items() if key not in hidden}
 
 
 async def _status_of(client: httpx.AsyncClient, name: str, base_url: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -42,13 +66,16 @@ async def stats(request: Request) -> JSONResponse:
     """One entry per service: its status ("online", "degraded", "offline") and figures."""
     settings: DashboardSettings = request.app.state.settings
     client: httpx.AsyncClient = request.app.state.client
-    others = {"gateway": settings.gateway_url, "users": settings.users_url, "auth": settings.auth_url,
-              "blog": settings.blog_url}
+    scraper: Scraper = request.app.state.scraper
+    others = _upstreams(settings)
     headers = propagated_headers(request)
     answers = await asyncio.gather(*(_status_of(client, name, url, headers) for name, url in others.items()))
     result = dict(zip(others, answers, strict=True))
     result["dashboard"] = await request.app.state.status_snapshot()
-    return JSONResponse(result)
+    forwarded = "x-forwarded-for" in request.headers  # through the gateway: a person's request
+    now = time.time()
+    return JSONResponse({name: {**_public(entry, forwarded), "signals": scraper.snapshot(name, now)}
+                         for name, entry in result.items()})
 
 
 async def page(_request: Request) -> FileResponse:
@@ -63,7 +90,16 @@ def build(settings: DashboardSettings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with http_client(settings.upstream_connect_timeout, settings.upstream_read_timeout) as client:
             app.state.client = client
-            yield
+            # The dashboard reads its own figures from its registry (None): no request to count.
+            scraper = Scraper(client, {**_upstreams(settings), "dashboard": None})
+            app.state.scraper = scraper
+            task = asyncio.create_task(scraper.run(), name="metrics-scraper")
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = create_app("dashboard", settings, app_class=Starlette, lifespan=lifespan)
     app.router.routes.extend([
