@@ -12,7 +12,7 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BeforeValidator
 
@@ -24,6 +24,9 @@ from titanium.core.errors import install_database_error_handler
 from titanium.core.http import http_client
 from titanium.core.jwks import JWKSVerifier, KeysUnavailable
 from titanium.core.settings import BlogSettings
+from titanium.services.blog import families
+from titanium.services.blog.families import ALL_LISTS, CATEGORIES
+from titanium.services.blog.pages import pages
 from titanium.services.blog.repository import BlogRepository, CategoryRef, ConcurrentChange, Ownership, UnknownCategory
 from titanium.services.blog.schemas import NewPost, PostChanges, PostFields
 
@@ -94,16 +97,8 @@ async def _own_post(service: Blog, post_id: int, user: dict[str, Any]) -> Owners
 
 
 # The cache's families: what one write drops together.
-ALL_LISTS = "lists"
-CATEGORIES = "categories"
-
-
-def _category_lists(slug: str) -> str:
-    return f"lists:{slug}"
-
-
-def _post(post_id: int) -> str:
-    return f"post:{post_id}"
+_category_lists = families.category_lists
+_post = families.post
 
 
 class JSONBytes(Response):
@@ -184,15 +179,6 @@ async def _unknown_category(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _concurrent_change(_request: Request, _exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "the post met a concurrent change; please try again"}, 409)
-
-
-pages = APIRouter()
-
-
-@pages.get("/blog", include_in_schema=False)
-@pages.get("/blog/{client_route:path}", include_in_schema=False)
-async def web_app() -> FileResponse:
-    return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
 
 def build(settings: BlogSettings | None = None) -> FastAPI:

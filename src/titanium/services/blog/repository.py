@@ -93,6 +93,46 @@ class BlogRepository:
             rows = (await conn.execute(statement)).mappings().all()
         return [_summary(row) for row in rows]
 
+    async def list_posts_by_author(self, author: str, offset: int, limit: int) -> list[dict[str, Any]]:
+        """One author's posts, newest first, shaped like `list_posts`' (for the author pages)."""
+        statement = (
+            select(*_post_columns, func.substr(posts.c.content, 1, EXCERPT_SOURCE_LENGTH).label("head"))
+            .join(categories, posts.c.category_id == categories.c.id)
+            .where(posts.c.author == author)
+            .order_by(posts.c.created_at.desc(), posts.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(statement)).mappings().all()
+        return [_summary(row) for row in rows]
+
+    async def recent_posts(self, limit: int, category_slug: str | None) -> list[dict[str, Any]]:
+        """The newest posts with their whole content (for the feeds)."""
+        statement = (
+            select(*_post_columns, posts.c.content)
+            .join(categories, posts.c.category_id == categories.c.id)
+            .order_by(posts.c.created_at.desc(), posts.c.id.desc())
+            .limit(limit)
+        )
+        if category_slug is not None:
+            statement = statement.where(categories.c.slug == category_slug)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(statement)).mappings().all()
+        return [_full(row) for row in rows]
+
+    async def post_index(self, limit: int) -> list[dict[str, Any]]:
+        """Every post's id, title, author and last change, newest first (for the sitemap)."""
+        statement = (
+            select(posts.c.id, posts.c.title, posts.c.author, posts.c.updated_at)
+            .order_by(posts.c.id.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(statement)).mappings().all()
+        return [{"id": row["id"], "title": row["title"], "author": row["author"],
+                 "updated_at": row["updated_at"].isoformat()} for row in rows]
+
     async def get_post(self, post_id: int) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
             return await self._get_post(conn, post_id)

@@ -28,6 +28,10 @@ posts = Table(
     Column("category_id", Integer, ForeignKey("categories.id", ondelete="RESTRICT"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # SQLite would otherwise give a deleted newest post's id to the next post
+    # (and its old links to a stranger's); PostgreSQL's sequence never does.
+    sqlite_autoincrement=True,
 )
 Index("ix_posts_created", posts.c.created_at, posts.c.id)
+Index("ix_posts_author_created", posts.c.author, posts.c.created_at)
 Index("ix_posts_category_created", posts.c.category_id, posts.c.created_at)

@@ -1,129 +1,463 @@
-// The blog single-page app: hash routes over the blog and account APIs.
-// All user text goes in with textContent, never as markup.
+// The blog's pages are complete without this script; it adds what needs an account:
+// logging in and out, registering, writing, editing and deleting, over the JSON APIs.
+// Text from people goes into the page as text (textContent), never as markup.
 "use strict";
 
-const view = document.getElementById("view");
-const session = {
-  get token() { return sessionStorage.getItem("titanium.token"); },
-  get username() { return sessionStorage.getItem("titanium.username"); },
-  save(token, username) { sessionStorage.setItem("titanium.token", token); sessionStorage.setItem("titanium.username", username); },
-  clear() { sessionStorage.removeItem("titanium.token"); sessionStorage.removeItem("titanium.username"); },
-};
+(function () {
+  const store = window.sessionStorage;
+  const KEYS = { token: "titanium.token", username: "titanium.username", flash: "titanium.flash", draft: "titanium.draft:" };
+  const EXPIRED = "Your session has expired or is no longer valid. Please log in again; you will come back to what you were doing.";
 
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value);
+  const session = {
+    get token() { return store.getItem(KEYS.token); },
+    get username() { return store.getItem(KEYS.username); },
+    save(token, username) { store.setItem(KEYS.token, token); store.setItem(KEYS.username, username); },
+    clear() { store.removeItem(KEYS.token); store.removeItem(KEYS.username); },
+  };
+
+  // --- small helpers -------------------------------------------------------
+  function el(tag, attributes, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
+    node.append(...children); // strings become text nodes
+    return node;
   }
-  node.append(...children);
-  return node;
-}
 
-async function api(path, options = {}) {
-  const headers = { "Content-Type": "application/json", ...(options.headers || {}) };
-  if (session.token) headers.Authorization = `Bearer ${session.token}`;
-  const response = await fetch(path, { ...options, headers });
-  const body = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) {
-    const detail = body && body.detail;
-    const message = Array.isArray(detail) ? detail.map((d) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; ") : detail;
-    throw new Error(message || `request failed (${response.status})`);
+  const byId = (id) => document.getElementById(id);
+  const here = () => window.location.pathname + window.location.search;
+  const loginUrl = (next) => `/blog/login?next=${encodeURIComponent(next)}`;
+
+  function safeNext(value) {
+    // Only a page of this blog: never another site ("//host", "/\\host", "https:...").
+    if (typeof value !== "string" || !/^\/blog(\/|$|\?)/.test(value) || /[\\\s]/.test(value)) return null;
+    return value;
   }
-  return body;
-}
 
-function when(iso) { return new Date(iso).toLocaleString(); }
-function chip(category) {
-  const node = el("a", { class: "chip", href: `#/?category=${encodeURIComponent(category.slug)}` }, category.name);
-  node.style.background = category.color || "#475569"; // CSSOM, which the page's CSP allows; a style attribute it would not
-  return node;
-}
+  // A message for the next page (kind "warning" for what went wrong), shown there with focus on its heading.
+  function flash(message, kind = "info") { store.setItem(KEYS.flash, JSON.stringify({ message, kind })); }
 
-function renderAccount() {
-  const nav = document.getElementById("account");
-  if (session.token) {
-    nav.replaceChildren(el("a", { href: "#/new" }, "Write"), el("span", {}, ` ${session.username} `),
-      el("button", { onclick: () => { session.clear(); renderAccount(); location.hash = "#/"; } }, "Log out"));
-  } else {
-    nav.replaceChildren(el("a", { href: "#/login" }, "Log in"), el("a", { href: "#/register" }, "Register"));
-  }
-}
-
-async function listView(params) {
-  const category = params.get("category");
-  const query = category ? `?category=${encodeURIComponent(category)}` : "";
-  const [posts, categories] = await Promise.all([api(`/blog/api/posts${query}`), api("/blog/api/categories")]);
-  const chips = el("div", { class: "chips" }, el("a", { class: "chip all", href: "#/" }, "All"), ...categories.map(chip));
-  const items = posts.map((post) => el("article", { class: "post" },
-    el("h2", {}, el("a", { href: `#/posts/${post.id}` }, post.title)),
-    el("div", { class: "meta" }, `${post.author} · ${when(post.created_at)} · `, chip(post.category)),
-    el("p", {}, post.excerpt)));
-  view.replaceChildren(chips, ...(items.length ? items : [el("p", {}, "No posts yet.")]));
-}
-
-async function postView(id) {
-  const post = await api(`/blog/api/posts/${id}`);
-  const actions = el("div", { class: "actions" });
-  if (post.author === session.username) {
-    actions.append(el("a", { href: `#/posts/${id}/edit` }, "Edit"), el("button", { onclick: async () => {
-      await api(`/blog/api/posts/${id}`, { method: "DELETE" }); location.hash = "#/";
-    } }, "Delete"));
-  }
-  view.replaceChildren(el("article", { class: "post" }, el("h2", {}, post.title),
-    el("div", { class: "meta" }, `${post.author} · ${when(post.created_at)} · `, chip(post.category)),
-    el("div", { class: "content" }, post.content), actions));
-}
-
-function formView(title, fields, submit) {
-  const error = el("p", { class: "error" });
-  const inputs = fields.map(([name, type, value = ""]) => {
-    const input = type === "textarea" ? el("textarea", { name, required: "" }) : el("input", { name, type, required: "" });
-    input.value = value;
-    return el("label", {}, name.replace("_", " "), el("br"), input);
-  });
-  const form = el("form", { onsubmit: async (event) => {
-    event.preventDefault();
-    try { await submit(Object.fromEntries(new FormData(form))); } catch (failure) { error.textContent = failure.message; }
-  } }, el("h2", {}, title), ...inputs, el("button", { class: "primary", type: "submit" }, title), error);
-  view.replaceChildren(form);
-}
-
-async function editView(id) {
-  const post = id ? await api(`/blog/api/posts/${id}`) : { title: "", content: "", category: { name: "" } };
-  formView(id ? "Save" : "Publish", [["title", "text", post.title], ["category_name", "text", post.category.name], ["content", "textarea", post.content]],
-    async (values) => {
-      const saved = await api(id ? `/blog/api/posts/${id}` : "/blog/api/posts", { method: id ? "PATCH" : "POST", body: JSON.stringify(values) });
-      location.hash = `#/posts/${saved.id}`;
-    });
-}
-
-const routes = [
-  [/^\/posts\/(\d+)\/edit$/, (m) => editView(m[1])],
-  [/^\/posts\/(\d+)$/, (m) => postView(m[1])],
-  [/^\/new$/, () => editView(null)],
-  [/^\/login$/, () => formView("Log in", [["username", "text"], ["password", "password"]], async (values) => {
-    const answer = await api("/api/login", { method: "POST", body: JSON.stringify(values) });
-    session.save(answer.token, values.username); renderAccount(); location.hash = "#/";
-  })],
-  [/^\/register$/, () => formView("Register", [["username", "text"], ["email", "email"], ["password", "password"]], async (values) => {
-    await api("/api/register", { method: "POST", body: JSON.stringify(values) }); location.hash = "#/login";
-  })],
-];
-
-async function route() {
-  const [path, query] = (location.hash.slice(1) || "/").split("?");
-  try {
-    for (const [pattern, render] of routes) {
-      const match = path.match(pattern);
-      if (match) return await render(match);
+  function showFlash() {
+    const saved = store.getItem(KEYS.flash);
+    if (!saved) return;
+    store.removeItem(KEYS.flash);
+    let note;
+    try { note = JSON.parse(saved); } catch (_error) { return; }
+    const box = byId("flash");
+    if (box && note && typeof note.message === "string") {
+      box.textContent = note.message;
+      box.classList.toggle("warning", note.kind === "warning");
     }
-    await listView(new URLSearchParams(query || ""));
-  } catch (failure) {
-    view.replaceChildren(el("p", { class: "error" }, failure.message));
+    focusHeading();
   }
-}
 
-window.addEventListener("hashchange", route);
-renderAccount();
-route();
+  function focusHeading() {
+    const heading = byId("page-title");
+    if (heading) heading.focus();
+  }
+
+  function sendToLogin(message) {
+    session.clear();
+    flash(message, "warning");
+    window.location.assign(loginUrl(here()));
+  }
+
+  function claims(token) {
+    try {
+      const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(atob(part));
+    } catch (_error) {
+      return {};
+    }
+  }
+
+  // --- talking to the APIs ---------------------------------------------------
+  class Failure extends Error {
+    constructor(status, data, retryAfter) {
+      super(`request failed (${status})`);
+      this.status = status;
+      this.data = data;
+      this.retryAfter = retryAfter;
+    }
+  }
+
+  async function call(path, { method = "GET", body, auth = false } = {}) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (auth && session.token) headers.Authorization = `Bearer ${session.token}`;
+    let response;
+    try {
+      response = await fetch(path, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin", cache: "no-store",
+      });
+    } catch (_error) {
+      throw new Failure(0, null, null);
+    }
+    let data = null;
+    if (response.status !== 204) {
+      try { data = await response.json(); } catch (_error) { data = null; }
+    }
+    if (!response.ok) throw new Failure(response.status, data, response.headers.get("Retry-After"));
+    return data;
+  }
+
+  // --- failures in words ------------------------------------------------------
+  const LABELS = {
+    title: "The title", content: "The text", category_name: "The category", category_id: "The category",
+    username: "The username", email: "The email address", password: "The password",
+  };
+
+  const MAX_LENGTHS = { title: 120, content: 20000, category_name: 50, username: 32, email: 254, password: 128 };
+
+  function sentence(item) {
+    const loc = Array.isArray(item && item.loc) ? item.loc : [];
+    const field = loc.length > 1 ? String(loc[loc.length - 1]) : null;
+    const label = LABELS[field] || "This field";
+    const message = String((item && item.msg) || "");
+    const number = (pattern) => { const found = message.match(pattern); return found ? Number(found[1]) : null; };
+    const atLeast = (item && item.ctx && item.ctx.min_length) || number(/at least (\d+)/);
+    const atMost = (item && item.ctx && item.ctx.max_length) || number(/at most (\d+)/) || MAX_LENGTHS[field];
+    switch (item && item.type) {
+      case "missing":
+        return field === null ? "Something required is missing. Please fill in every field." : `${label} is required.`;
+      case "string_too_short":
+        return atLeast > 1 ? `${label} needs at least ${atLeast} characters.` : `${label} cannot be empty.`;
+      case "string_too_long":
+        return atMost ? `${label} is too long: it may have at most ${atMost} characters.` : `${label} is too long.`;
+      case "string_pattern_mismatch":
+        return field === "username"
+          ? "The username may only use letters, digits, “_”, “.” and “-”, from 3 to 32 of them."
+          : `${label} is not written the way it should be.`;
+      default:
+        break;
+    }
+    if (field === "email") return "The email address does not look right. Please check it.";
+    if (field === "category_id") return "That category does not exist any more. Please choose another one.";
+    if (field === "password" && /8 characters/.test(message)) return "The password needs at least 8 characters other than spaces.";
+    if (/blank/.test(message)) return `${label} cannot be only spaces.`;
+    if (/category/.test(message)) return "Please choose a category.";
+    if (/NUL/.test(message)) return `${label} contains a character that cannot be stored.`;
+    return field === null ? "Some of what you entered was not accepted. Please check the form." : `${label} was not accepted. Please check it.`;
+  }
+
+  function explain(failure, action) {
+    const status = failure instanceof Failure ? failure.status : -1;
+    const detail = failure && failure.data && failure.data.detail;
+    if (status === 0) return ["The blog could not be reached. Check your connection, then try again."];
+    if (status === 422 && Array.isArray(detail)) return [...new Set(detail.map(sentence))];
+    if (status === 401 && action === "login") return ["The username or the password is not right. Please check both and try again."];
+    if ((status === 409 || status === 400) && action === "register") return ["That username is already taken. Please choose another one."];
+    if (status === 409) return ["Someone changed this post at the same moment. Please try again."];
+    if (status === 403) return ["Only the author of a post may change or delete it."];
+    if (status === 404) return ["This post does not exist any more. It may have been deleted."];
+    if (status === 413) return ["What you wrote is too large to send. Please shorten it."];
+    if (status === 429) {
+      const wait = parseInt(failure.retryAfter, 10);
+      const when = wait > 0 ? `${wait} second${wait === 1 ? "" : "s"}` : "a minute";
+      return [`There were too many attempts in a short time. Please wait ${when}, then try again.`];
+    }
+    if (status >= 500) return ["The blog is having trouble right now. Nothing was lost: please try again in a moment."];
+    if (status === -1) return ["Something went wrong in this page. Please reload it and try again."];
+    return [`Something went wrong (error ${status}). Please try again.`];
+  }
+
+  // --- forms -----------------------------------------------------------------
+  function showErrors(messages, fields) {
+    const box = byId("form-errors");
+    if (!box) return;
+    const heading = el("p", {}, messages.length === 1 ? messages[0] : "Please fix these problems:");
+    box.replaceChildren(heading);
+    if (messages.length > 1) box.append(el("ul", {}, ...messages.map((message) => el("li", {}, message))));
+    box.hidden = false;
+    for (const name of fields || []) {
+      const input = document.querySelector(`[name="${name}"]`);
+      if (input) input.setAttribute("aria-invalid", "true");
+    }
+    box.focus();
+  }
+
+  function clearErrors(form) {
+    const box = byId("form-errors");
+    if (box) { box.hidden = true; box.replaceChildren(); }
+    if (form) form.querySelectorAll("[aria-invalid]").forEach((input) => input.removeAttribute("aria-invalid"));
+  }
+
+  function fieldsOf(failure) {
+    const detail = failure && failure.data && failure.data.detail;
+    if (!Array.isArray(detail)) return [];
+    return detail.map((item) => (Array.isArray(item.loc) && item.loc.length > 1 ? String(item.loc[item.loc.length - 1]) : null))
+      .filter(Boolean);
+  }
+
+  function setBusy(form, busy) {
+    const button = byId("submit") || (form && form.querySelector("[type=submit]"));
+    if (button) button.disabled = busy;
+    if (form) form.setAttribute("aria-busy", String(busy));
+    const indicator = byId("busy");
+    if (indicator) indicator.hidden = !busy;
+  }
+
+  // One request a submit: a second click while the first is on its way does nothing.
+  function onSubmit(form, handler) {
+    let sending = false;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (sending) return;
+      sending = true;
+      setBusy(form, true);
+      clearErrors(form);
+      let keepBusy = false;
+      try {
+        keepBusy = (await handler(new FormData(form))) === true;
+      } catch (failure) {
+        showErrors(explain(failure, form.dataset.action), fieldsOf(failure));
+      } finally {
+        if (!keepBusy) { sending = false; setBusy(form, false); }
+      }
+    });
+    // A page brought back by the Back button must not stay busy.
+    window.addEventListener("pageshow", (event) => { if (event.persisted) { sending = false; setBusy(form, false); } });
+  }
+
+  function required(values, checks) {
+    const problems = [];
+    const fields = [];
+    for (const [name, test, message] of checks) {
+      if (!test(String(values.get(name) || ""))) { problems.push(message); fields.push(name); }
+    }
+    if (problems.length) showErrors(problems, fields);
+    return problems.length === 0;
+  }
+
+  function counters() {
+    for (const counter of document.querySelectorAll(".counter[data-limit]")) {
+      const input = byId(counter.id.replace(/-count$/, ""));
+      const value = counter.querySelector(".count-value");
+      const limit = Number(counter.dataset.limit);
+      if (!input || !value) continue;
+      const update = () => {
+        value.textContent = String(input.value.length);
+        counter.classList.toggle("near-limit", input.value.length >= limit * 0.9);
+      };
+      input.addEventListener("input", update);
+      update();
+    }
+  }
+
+  // --- the account in the header ---------------------------------------------
+  function renderAccount() {
+    const nav = byId("account");
+    if (!nav) return;
+    if (session.token) {
+      const logout = el("button", { type: "button" }, "Log out");
+      logout.addEventListener("click", () => {
+        session.clear();
+        flash("You are logged out.");
+        window.location.assign("/blog/");
+      });
+      nav.replaceChildren(el("a", { href: "/blog/write" }, "Write"),
+        el("span", { class: "who" }, el("span", { class: "visually-hidden" }, "Logged in as "), session.username || "you"),
+        logout);
+    } else {
+      const page = document.body.dataset.page;
+      const next = page === "login" || page === "register" ? null : here();
+      const suffix = next ? `?next=${encodeURIComponent(next)}` : "";
+      nav.replaceChildren(el("a", { href: `/blog/login${suffix}` }, "Log in"), el("a", { href: `/blog/register${suffix}` }, "Register"));
+    }
+  }
+
+  // --- the pages -----------------------------------------------------------------
+  function nextPage() {
+    return safeNext(new URLSearchParams(window.location.search).get("next"));
+  }
+
+  // The account forms need this script: shown by it, in place of the notice that says so.
+  function reveal(form) {
+    const notice = byId("needs-js");
+    if (notice) notice.hidden = true;
+    form.hidden = false;
+  }
+
+  function loginPage() {
+    const form = byId("login-form");
+    reveal(form);
+    const next = nextPage();
+    const registerLink = byId("register-link");
+    if (registerLink && next) registerLink.href = `/blog/register?next=${encodeURIComponent(next)}`;
+    form.dataset.action = "login";
+    onSubmit(form, async (values) => {
+      if (!required(values, [
+        ["username", (v) => v.trim() !== "", "Please enter your username."],
+        ["password", (v) => v !== "", "Please enter your password."],
+      ])) return false;
+      const username = String(values.get("username")).trim();
+      const answer = await call("/api/login", { method: "POST", body: { username, password: values.get("password") } });
+      session.save(answer.token, claims(answer.token).username || username);
+      flash(`Welcome, ${session.username}. You are logged in.`);
+      window.location.assign(next || "/blog/");
+      return true;
+    });
+  }
+
+  function registerPage() {
+    const form = byId("register-form");
+    reveal(form);
+    const next = nextPage();
+    const loginLink = byId("login-link");
+    if (loginLink && next) loginLink.href = loginUrl(next);
+    form.dataset.action = "register";
+    onSubmit(form, async (values) => {
+      if (!required(values, [
+        ["username", (v) => /^[A-Za-z0-9_.-]{3,32}$/.test(v.trim()),
+          "The username needs 3 to 32 letters, digits, “_”, “.” or “-” (no spaces)."],
+        ["email", (v) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v.trim()), "Please enter an email address such as name@example.com."],
+        ["password", (v) => v.trim().length >= 8, "The password needs at least 8 characters other than spaces."],
+      ])) return false;
+      const username = String(values.get("username")).trim();
+      const password = String(values.get("password"));
+      await call("/api/register", { method: "POST", body: { username, email: String(values.get("email")).trim(), password } });
+      try {
+        const answer = await call("/api/login", { method: "POST", body: { username, password } });
+        session.save(answer.token, claims(answer.token).username || username);
+        flash(`Welcome, ${username}. Your account is ready and you are logged in.`);
+        window.location.assign(next || "/blog/");
+      } catch (_failure) {
+        flash("Your account is ready. Please log in.");
+        window.location.assign(next ? loginUrl(next) : "/blog/login");
+      }
+      return true;
+    });
+  }
+
+  function draftKey() { return KEYS.draft + window.location.pathname; }
+
+  function saveDraft(form) {
+    const values = Object.fromEntries(new FormData(form));
+    store.setItem(draftKey(), JSON.stringify(values));
+  }
+
+  function restoreDraft(form) {
+    const saved = store.getItem(draftKey());
+    if (!saved) return false;
+    store.removeItem(draftKey());
+    try {
+      const values = JSON.parse(saved);
+      for (const [name, value] of Object.entries(values)) {
+        const input = form.elements.namedItem(name);
+        if (input && typeof value === "string") input.value = value;
+      }
+      return true;
+    } catch (_error) {
+      return false;
+    }
+  }
+
+  async function writePage() {
+    const form = byId("post-form");
+    const gate = byId("gate");
+    const editing = form.dataset.mode === "edit";
+    gate.textContent = "Checking that you are logged in…";
+    gate.className = "loading";
+    if (!session.token) {
+      flash(editing ? "Please log in to edit this post." : "Please log in to write a post.");
+      window.location.replace(loginUrl(here()));
+      return;
+    }
+    try {
+      const answer = await call("/api/verify", { auth: true });
+      const username = answer && answer.data && answer.data.username;
+      if (username) session.save(session.token, username);
+    } catch (failure) {
+      if (failure instanceof Failure && (failure.status === 401 || failure.status === 400)) {
+        session.clear();
+        flash(EXPIRED, "warning");
+        window.location.replace(loginUrl(here()));
+        return;
+      }
+      // Auth could not answer: the form is shown; sending it will tell.
+    }
+    if (editing && form.dataset.author !== session.username) {
+      gate.textContent = "Only the author of this post may edit it.";
+      gate.className = "notice warning";
+      return;
+    }
+    const restored = restoreDraft(form);
+    gate.hidden = true;
+    form.hidden = false;
+    counters();
+    renderAccount();
+    if (restored) {
+      byId("flash").textContent = "Your unsaved text is back. Check it, then send it again.";
+      form.querySelector("[type=submit]").focus();
+    }
+    form.dataset.action = editing ? "edit" : "write";
+    onSubmit(form, async (values) => {
+      if (!required(values, [
+        ["title", (v) => v.trim() !== "", "Please give the post a title."],
+        ["category_name", (v) => v.trim() !== "", "Please choose a category or type a new one."],
+        ["content", (v) => v.trim() !== "", "Please write the text of the post."],
+      ])) return false;
+      const body = {
+        title: String(values.get("title")).trim(),
+        category_name: String(values.get("category_name")).trim(),
+        content: String(values.get("content")),
+      };
+      let post;
+      try {
+        post = editing
+          ? await call(`/blog/api/posts/${form.dataset.postId}`, { method: "PATCH", body, auth: true })
+          : await call("/blog/api/posts", { method: "POST", body, auth: true });
+      } catch (failure) {
+        if (failure instanceof Failure && failure.status === 401) {
+          saveDraft(form);
+          sendToLogin(EXPIRED);
+          return true;
+        }
+        throw failure;
+      }
+      flash(editing ? "Your changes are saved." : "Your post is published.");
+      window.location.assign(`/blog/posts/${post.id}`);
+      return true;
+    });
+  }
+
+  function postPage() {
+    const actions = byId("post-actions");
+    if (!actions || !session.token || actions.dataset.author !== session.username) return;
+    actions.hidden = false;
+    const button = byId("delete-post");
+    let sending = false;
+    button.addEventListener("click", async () => {
+      if (sending) return;
+      if (!window.confirm(`Delete the post “${actions.dataset.title}”? This cannot be undone.`)) return;
+      sending = true;
+      button.disabled = true;
+      byId("busy").hidden = false;
+      clearErrors(null);
+      try {
+        await call(`/blog/api/posts/${actions.dataset.postId}`, { method: "DELETE", auth: true });
+        flash(`The post “${actions.dataset.title}” is deleted.`);
+        window.location.assign("/blog/");
+        return;
+      } catch (failure) {
+        if (failure instanceof Failure && failure.status === 401) { sendToLogin(EXPIRED); return; }
+        showErrors(explain(failure, "delete"), []);
+      }
+      sending = false;
+      button.disabled = false;
+      byId("busy").hidden = true;
+    });
+  }
+
+  function start() {
+    renderAccount();
+    showFlash();
+    const page = document.body.dataset.page;
+    if (page === "login") loginPage();
+    else if (page === "register") registerPage();
+    else if (page === "write" || page === "edit") writePage();
+    else if (page === "post") postPage();
+  }
+
+  start();
+})();

@@ -1,0 +1,109 @@
+"""The blog's server-rendered pages through the gateway, as a client without a browser sees them.
+
+(tests/browser drives the same pages in Chromium.)
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.platform.harness import Client
+
+PAGE_PATHS = ("/blog/", "/blog", "/blog/login", "/blog/register", "/blog/write", "/blog/feed.xml", "/blog/sitemap.xml",
+              "/blog/categories.css", "/blog/static/blog.css", "/blog/static/blog.js", "/blog/static/favicon.svg")
+
+
+def test_post_ids_are_never_reused(person: Client) -> None:
+    first = person.create_post(title="Here and gone").json()
+    assert person.http.delete(f"/blog/api/posts/{first['id']}", headers=person.auth).status_code == 204
+    second = person.create_post(title="Newcomer").json()
+    assert second["id"] > first["id"]
+    assert person.http.get(f"/blog/posts/{first['id']}").status_code == 404
+
+
+def test_every_page_answers_get_and_head(person: Client, anonymous: Client) -> None:
+    post = person.create_post(title="Heads up", category_name="Head Room").json()
+    paths = (*PAGE_PATHS, f"/blog/posts/{post['id']}-heads-up", f"/blog/posts/{post['id']}/edit",
+             "/blog/categories/head-room", "/blog/categories/head-room/feed.xml", f"/blog/authors/{person.username}")
+    for path in paths:
+        got = anonymous.http.get(path)
+        head = anonymous.http.head(path)
+        assert got.status_code == 200 and head.status_code == 200, (path, got.status_code, head.status_code)
+        assert head.headers["content-type"] == got.headers["content-type"] and head.content == b"", path
+    assert anonymous.http.head("/blog/posts/999999").status_code == 404
+
+
+def test_a_post_has_one_address_and_the_others_lead_to_it(person: Client, anonymous: Client) -> None:
+    post = person.create_post(title="Ünïcode & Spaces: a Title!").json()
+    canonical = f"/blog/posts/{post['id']}-unicode-spaces-a-title"
+    for path in (f"/blog/posts/{post['id']}", f"/blog/posts/{post['id']}-old-slug"):
+        moved = anonymous.http.get(path)
+        assert moved.status_code == 301 and moved.headers["location"].endswith(canonical), path
+    page = anonymous.http.get(canonical)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<title>Ünïcode &amp; Spaces: a Title! · Titanium blog</title>" in page.text
+    assert f'<link rel="canonical" href="{canonical}">' in page.text
+    assert anonymous.http.get("/blog/favicon.ico").headers["location"].endswith("/blog/static/favicon.svg")
+
+
+@pytest.mark.parametrize("path", ["/blog/posts/0", "/blog/posts/99999999999", "/blog/posts/abc", "/blog/categories/none",
+                                  "/blog/authors/no%20body", "/blog/nothing-here", "/blog/?page=0", "/blog/?page=x"])
+def test_unknown_pages_answer_an_html_404(anonymous: Client, path: str) -> None:
+    answer = anonymous.http.get(path)
+    assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html"), path
+    assert answer.text.count("<h1") == 1 and "Page not found" in answer.text
+
+
+def test_unknown_api_paths_still_answer_json(anonymous: Client) -> None:
+    for method in ("GET", "HEAD"):
+        answer = anonymous.http.request(method, "/blog/api/nothing")
+        assert answer.status_code in (404, 405) and answer.headers["content-type"] == "application/json", method
+
+
+def test_markdown_is_rendered_and_sanitised_in_the_page_while_the_api_keeps_it_raw(person: Client, anonymous: Client) -> None:
+    content = ("# Title\n\n[docs](https://example.com) [bad](javascript:alert(1))\n\n<script>alert(1)</script>\n\n"
+               "<img src=x onerror=alert(1)>\n\n<b style=\"color:red\" onclick=\"alert(1)\">b</b>\n\n```\ncode <here>\n```\n")
+    post = person.create_post(title="Marked down", content=content).json()
+    assert anonymous.http.get(f"/blog/api/posts/{post['id']}").json()["content"] == content
+    page = anonymous.http.get(f"/blog/posts/{post['id']}-marked-down").text
+    body = page.split('<div class="content">', 1)[1].split("</div>", 1)[0]
+    assert "<h2>Title</h2>" in body
+    assert '<a href="https://example.com" rel="nofollow noopener">docs</a>' in body
+    assert '<pre tabindex="0"><code>code &lt;here&gt;' in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "&lt;img src=x onerror=alert(1)&gt;" in body
+    tags = Elements()
+    tags.feed(body)
+    assert {tag for tag, _ in tags.found} <= {"h2", "p", "a", "pre", "code"}, tags.found
+    attributes = [(name, value) for _, pairs in tags.found for name, value in pairs]
+    assert all(name in ("href", "rel", "tabindex") for name, _ in attributes), attributes
+    assert all(value and value.startswith("https:") for name, value in attributes if name == "href"), attributes
+
+
+class Elements(HTMLParser):
+    """Every start tag in a piece of HTML, with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, attrs))
+
+
+def test_the_feeds_parse_and_link_to_the_pages(person: Client, anonymous: Client) -> None:
+    person.create_post(title="Fed \x01 up", content="Control \x02 characters stay out of the XML.", category_name="Feeds")
+    for path in ("/blog/feed.xml", "/blog/categories/feeds/feed.xml"):
+        answer = anonymous.http.get(path)
+        assert answer.headers["content-type"].startswith("application/atom+xml")
+        feed = ET.fromstring(answer.content)  # noqa: S314 - the platform's own answer
+        entries = feed.findall("{http://www.w3.org/2005/Atom}entry")
+        assert entries, path
+        href = entries[0].find("{http://www.w3.org/2005/Atom}link").get("href")
+        assert href.startswith(anonymous.http.base_url.scheme + "://")
+        assert anonymous.http.get(urlsplit(href).path).status_code == 200
+    sitemap = ET.fromstring(anonymous.http.get("/blog/sitemap.xml").content)  # noqa: S314
+    assert len(sitemap) >= 2
