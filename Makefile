@@ -4,12 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run run-prod migrate test lint bench bench-prod clean
+.PHONY: install run run-prod migrate test lint bench bench-prod observe clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,deploy]'
+	@# tests/browser drive Debian's Chromium (playwright never downloads a browser here).
+	@deploy/tools/need_package.sh /usr/bin/chromium chromium tests/browser
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP) ## create .venv and install Titanium with its development tools
@@ -37,6 +39,10 @@ clean:
 ROUNDS ?= 1
 bench: install ## load the platform with k6 (loadtest/): P50/P95/P99, throughput, error rate (ROUNDS=2: medians of two)
 	$(BIN)/python loadtest/run.py --rounds $(ROUNDS)
+
+observe: install ## a real Prometheus (Debian's) scraping the local platform, with the project's rules: http://127.0.0.1:9090
+	@deploy/tools/need_package.sh prometheus prometheus "make observe"
+	$(BIN)/python deploy/tools/observe.py
 
 bench-prod: install ## the same on the local PostgreSQL and Redis
 	$(BIN)/python loadtest/run.py --rounds $(ROUNDS) --postgres "$${TITANIUM_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432}" \

@@ -26,26 +26,13 @@ $(CHECKOV_STAMP): deploy/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --no-deps -r deploy/requirements-checkov.txt
 	touch $@
 
-# promtool comes with Debian's prometheus package.
+# promtool and amtool come with Debian's prometheus and prometheus-alertmanager packages.
 $(VENV)/.promtool:
-	@command -v promtool >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing promtool (apt-get install prometheus)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
-	  else \
-	    echo "promtool is missing: sudo apt-get install prometheus (Debian, Ubuntu)" >&2; exit 1; \
-	  fi; }
+	@deploy/tools/need_package.sh promtool prometheus "make deploy-check"
 	touch $@
 
-# amtool comes with Debian's prometheus-alertmanager package.
 $(VENV)/.amtool:
-	@command -v amtool >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing amtool (apt-get install prometheus-alertmanager)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; \
-	  else \
-	    echo "amtool is missing: sudo apt-get install prometheus-alertmanager (Debian, Ubuntu)" >&2; exit 1; \
-	  fi; }
+	@deploy/tools/need_package.sh amtool prometheus-alertmanager "make deploy-check"
 	touch $@
 
 deploy-tools:
