@@ -25,6 +25,12 @@ def build(service: str) -> Starlette:
     return app
 
 
+# Idle connections are kept longer than any client here keeps them (httpx 5 s,
+# aiohttp 15 s): were the server to close first, a client could send on a
+# connection just as it closes, and a POST cannot be sent again.
+KEEP_ALIVE_SECONDS = 20
+
+
 def run(app: Starlette) -> None:
     settings = app.state.settings
     limits = ConnectionLimits(max_head_bytes=settings.max_head_bytes, head_timeout=settings.head_timeout,
@@ -33,7 +39,7 @@ def run(app: Starlette) -> None:
     uvicorn.run(
         app, host=settings.host, port=settings.port, loop="uvloop", http=guarded_protocol(limits),
         log_config=None, access_log=False, proxy_headers=False, server_header=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=10, timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
