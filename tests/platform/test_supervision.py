@@ -73,6 +73,22 @@ def test_a_frozen_upstream_gives_504_not_a_hang(platform):
     wait_until(lambda: person.http.get("/blog/api/categories").status_code == 200, what="blog answering again")
 
 
+def test_a_browser_asking_for_a_page_of_a_frozen_service_gets_a_page_with_a_way_back(platform):
+    person = Client(platform.url)
+    pid = platform.pid_of("blog")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        page = person.http.get("/blog/?page=2", headers={"accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+        api = person.http.get("/blog/api/posts", headers={"accept": "text/html,*/*"})
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert page.status_code == 504 and page.headers["content-type"].startswith("text/html")
+    assert "<h1>This page is unavailable for a moment</h1>" in page.text
+    assert 'href="/blog/?page=2">Try again</a>' in page.text
+    assert api.status_code == 504 and api.json()["detail"] == "the blog service did not answer in time", "an API stays JSON"
+    wait_until(lambda: person.http.get("/blog/api/categories").status_code == 200, what="blog answering again")
+
+
 def test_sigterm_stops_every_service(tmp_path):
     platform = Platform(tmp_path, PLATFORM_ENV).start()
     pids = [platform.pid_of(name) for name in ("gateway", "users", "auth", "blog", "dashboard")]

@@ -8,11 +8,12 @@ the raw pairs they arrive in.
 
 from __future__ import annotations
 
+import html
 from collections.abc import AsyncIterator
 
 import aiohttp
 from multidict import CIMultiDict
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
@@ -101,7 +102,7 @@ async def forward(session: aiohttp.ClientSession, scope: Scope, receive: Receive
         if body.too_large is not None:  # the client's fault, however the sending failed
             await error_response(413, body.too_large.detail)(scope, receive, send)
         else:
-            await _upstream_failure(upstream, exc)(scope, receive, send)
+            await _upstream_failure(scope, upstream, exc)(scope, receive, send)
         return
     try:
         # Raw pairs, not a dict: a repeated header (Set-Cookie) must stay repeated.
@@ -165,7 +166,7 @@ async def _send_whole(answer: aiohttp.ClientResponse, upstream: str, headers: li
     try:
         body = await answer.read()
     except (aiohttp.ClientError, TimeoutError) as exc:
-        await _upstream_failure(upstream, exc)(scope, receive, send)
+        await _upstream_failure(scope, upstream, exc)(scope, receive, send)
         return
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -184,12 +185,47 @@ async def _stream(answer: aiohttp.ClientResponse, upstream: str, headers: list[t
     await send({"type": "http.response.body", "body": b""})
 
 
-def _upstream_failure(upstream: str, exc: Exception) -> JSONResponse:
+def _upstream_failure(scope: Scope, upstream: str, exc: Exception) -> Response:
+    """The 503, 504 or 502 for a service that gave no answer: a page for a browser's page request, else JSON."""
     reason = type(exc).__name__
     UPSTREAM_ERRORS.labels("gateway", upstream, reason).inc()
     log.warning("upstream failed", upstream=upstream, error=repr(exc))
     if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
-        return error_response(503, f"the {upstream} service is unavailable", {"Retry-After": "1"})
-    if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
-        return error_response(504, f"the {upstream} service did not answer in time")
-    return error_response(502, f"the {upstream} service gave no valid answer")
+        status, detail, headers = 503, f"the {upstream} service is unavailable", {"Retry-After": "1"}
+    elif isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
+        status, detail, headers = 504, f"the {upstream} service did not answer in time", {}
+    else:
+        status, detail, headers = 502, f"the {upstream} service gave no valid answer", {}
+    if _wants_a_page(scope):
+        return HTMLResponse(_FAILURE_PAGE.format(detail=html.escape(detail.capitalize()),
+                                                 again=html.escape(_path_and_query(scope), quote=True)),
+                            status_code=status, headers={**headers, "Cache-Control": "no-store"})
+    return error_response(status, detail, headers)
+
+
+def _wants_a_page(scope: Scope) -> bool:
+    """A browser asking for a page (it accepts HTML), not a script or client calling an API."""
+    return (scope["method"] in ("GET", "HEAD") and "/api/" not in scope["path"]
+            and "text/html" in (header(scope, b"accept") or ""))
+
+
+def _path_and_query(scope: Scope) -> str:
+    query = scope.get("query_string", b"").decode("latin-1")
+    return scope["path"] + (f"?{query}" if query else "")
+
+
+# No style or script of its own (the CSP allows neither inline), nothing from
+# the service that is down: plain, readable, with the way back.
+_FAILURE_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Titanium: temporarily unavailable</title></head>
+<body>
+<main>
+<h1>This page is unavailable for a moment</h1>
+<p>{detail}. Nothing you did caused it, and nothing was lost.</p>
+<p><a href="{again}">Try again</a> in a few seconds, or see the <a href="/">platform status</a>.</p>
+</main>
+</body>
+</html>
+"""
