@@ -217,7 +217,7 @@ async def author_page(request: Request, username: str) -> Response:
     service = _service(request)
     offset, limit = (page - 1) * PAGE_SIZE, PAGE_SIZE + 1
     posts = await _cached(service, families.ALL_LISTS, f"author:{username}:{offset}:{limit}",
-                          lambda: service.repository.list_posts_by_author(username, offset, limit))
+                          lambda: service.repository.list_posts(offset, limit, None, author=username))
     if not posts:
         return _not_found(request, f"{username} has not written any post here (yet).")
     return await _list_page(request, author_url(username), page, posts, title=f"Posts by {username}",

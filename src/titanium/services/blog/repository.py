@@ -79,7 +79,9 @@ class BlogRepository:
         self.engine = engine
 
     # --- reading -------------------------------------------------------
-    async def list_posts(self, offset: int, limit: int, category_slug: str | None) -> list[dict[str, Any]]:
+    async def list_posts(self, offset: int, limit: int, category_slug: str | None,
+                         author: str | None = None) -> list[dict[str, Any]]:
+        """Posts newest first, one category's or one author's when given."""
         statement = (
             select(*_post_columns, func.substr(posts.c.content, 1, EXCERPT_SOURCE_LENGTH).label("head"))
             .join(categories, posts.c.category_id == categories.c.id)
@@ -89,20 +91,8 @@ class BlogRepository:
         )
         if category_slug is not None:
             statement = statement.where(categories.c.slug == category_slug)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(statement)).mappings().all()
-        return [_summary(row) for row in rows]
-
-    async def list_posts_by_author(self, author: str, offset: int, limit: int) -> list[dict[str, Any]]:
-        """One author's posts, newest first, shaped like `list_posts`' (for the author pages)."""
-        statement = (
-            select(*_post_columns, func.substr(posts.c.content, 1, EXCERPT_SOURCE_LENGTH).label("head"))
-            .join(categories, posts.c.category_id == categories.c.id)
-            .where(posts.c.author == author)
-            .order_by(posts.c.created_at.desc(), posts.c.id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
+        if author is not None:
+            statement = statement.where(posts.c.author == author)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(statement)).mappings().all()
         return [_summary(row) for row in rows]
