@@ -77,9 +77,6 @@ class Supervisor:
         self.services = services
         self.stopping = asyncio.Event()
 
-    def say(self, message: str, colour: str | None = None) -> None:
-        say(message, colour)
-
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -93,11 +90,11 @@ class Supervisor:
         else:
             self.stopping.set()
         await self.stopping.wait()
-        self.say("stopping every service…")
+        say("stopping every service…")
         await asyncio.gather(*(self._stop(service) for service in self.services))
         for watcher in watchers:
             watcher.cancel()
-        self.say("stopped")
+        say("stopped")
         return 0 if ready else 1
 
     async def _start(self, service: ServiceProcess) -> None:
@@ -124,7 +121,7 @@ class Supervisor:
             service.quick_failures = 0 if lived > STABLE_AFTER_SECONDS else service.quick_failures + 1
             delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** max(0, service.quick_failures - 1))
             service.restarts += 1
-            self.say(f"{service.name} exited with code {code} after {lived:.1f}s; "
+            say(f"{service.name} exited with code {code} after {lived:.1f}s; "
                      f"restarting in {delay:.1f}s (restart #{service.restarts})", "yellow")
             try:
                 await asyncio.wait_for(self.stopping.wait(), timeout=delay)
@@ -133,7 +130,7 @@ class Supervisor:
                 pass
             await self._start(service)
             if await self._ready(service, READY_TIMEOUT_SECONDS):
-                self.say(f"{service.name} is back at {service.url} (pid {service.process.pid})", "green")
+                say(f"{service.name} is back at {service.url} (pid {service.process.pid})", "green")
 
     async def _ready(self, service: ServiceProcess, within: float) -> bool:
         """Whether the service answers its readiness probe within `within` seconds (False at once if it dies)."""
@@ -151,7 +148,7 @@ class Supervisor:
         for service, ready in zip(self.services, results, strict=True):
             if not ready and not self.stopping.is_set():
                 where = f"; its log: {service.log_path}" if service.log_path else ""
-                self.say(f"{service.name} did not become ready within {READY_TIMEOUT_SECONDS:.0f}s{where}", "red")
+                say(f"{service.name} did not become ready within {READY_TIMEOUT_SECONDS:.0f}s{where}", "red")
         return all(results)
 
     async def _stop(self, service: ServiceProcess) -> None:
@@ -162,7 +159,7 @@ class Supervisor:
         try:
             await asyncio.wait_for(process.wait(), timeout=STOP_TIMEOUT_SECONDS)
         except TimeoutError:
-            self.say(f"{service.name} did not stop in {STOP_TIMEOUT_SECONDS:.0f}s; killing it", "red")
+            say(f"{service.name} did not stop in {STOP_TIMEOUT_SECONDS:.0f}s; killing it", "red")
             process.kill()
             await process.wait()
 
@@ -176,10 +173,10 @@ class Supervisor:
         print(_coloured("Titanium is up", "bold"))
         for name, url, pid in rows:
             print(f"  {name:<{widths[0]}}  {url:<{widths[1]}}  {pid}")
-        self.say(f"dashboard  {gateway.url}/")
-        self.say(f"blog       {gateway.url}/blog/")
-        self.say(f"status     {gateway.url}/stats   metrics {gateway.url}/metrics")
-        self.say("press Ctrl-C to stop")
+        say(f"dashboard  {gateway.url}/")
+        say(f"blog       {gateway.url}/blog/")
+        say(f"status     {gateway.url}/stats   metrics {gateway.url}/metrics")
+        say("press Ctrl-C to stop")
 
 
 def _answers_ready(host: str, port: int) -> bool:

@@ -401,11 +401,9 @@ class CachedNamespace:
         if not await self._bump(families):
             self._bumps_owed.update(families)
 
-    async def _pay_bumps_owed(self) -> bool:
-        if not await self._bump(self._bumps_owed):
-            return False
-        self._bumps_owed.clear()
-        return True
+    async def _pay_bumps_owed(self) -> None:
+        if await self._bump(self._bumps_owed):
+            self._bumps_owed.clear()
 
     async def _bump(self, families: Iterable[str]) -> bool:
         """Move the families to new generations; whether the cache took it."""
