@@ -22,13 +22,16 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
 
-from titanium.core.topology import ports_from  # noqa: E402 - the ports `titanium up` uses
+from titanium.core.topology import DEFAULT_PORTS, parse_replicas, replica_ports  # noqa: E402 - the ports `titanium up` uses
 
 RULES = REPO / "deploy" / "observability" / "prometheus" / "rules"
 
 
-def configuration(base_port: int, host: str) -> dict:
-    targets = [{"targets": [f"{host}:{port}"], "labels": {"service": name}} for name, port in ports_from(base_port).items()]
+def configuration(base_port: int, host: str, replicas: dict[str, int] | None = None) -> dict:
+    """Scrape every process: with `titanium up --replicas`, each of a service's processes is a target of its own."""
+    targets = [{"targets": [f"{host}:{replica_ports(base_port, replica)[name]}" for replica in range(count)],
+                "labels": {"service": name}}
+               for name, count in ((name, (replicas or {}).get(name, 1)) for name in DEFAULT_PORTS)]
     return {
         "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
         "rule_files": [str(path) for path in sorted(RULES.glob("*.yml"))],
@@ -40,6 +43,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-port", type=int, default=8000, help="the gateway's port, as given to `titanium up`")
     parser.add_argument("--host", default="127.0.0.1", help="where the platform listens")
+    parser.add_argument("--replicas", type=parse_replicas, default=os.environ.get("TITANIUM_REPLICAS", ""),
+                        help="as given to `titanium up`, e.g. blog=2,gateway=2")
     parser.add_argument("--listen", default="127.0.0.1:9090", help="Prometheus's own address")
     parser.add_argument("--data-dir", type=Path, default=REPO / "data" / "prometheus")
     args = parser.parse_args()
@@ -49,11 +54,13 @@ def main() -> int:
         return 1
     args.data_dir.mkdir(parents=True, exist_ok=True)
     config = args.data_dir / "prometheus.yml"
-    config.write_text(yaml.safe_dump(configuration(args.base_port, args.host), sort_keys=False))
+    config.write_text(yaml.safe_dump(configuration(args.base_port, args.host, args.replicas), sort_keys=False))
     print(f"Prometheus on http://{args.listen} scraping the platform from port {args.base_port}; Ctrl-C stops it",
           flush=True)
-    os.execv(prometheus, [prometheus,  # noqa: S606 - becomes Prometheus, so that Ctrl-C reaches it f"--config.file={config}", f"--storage.tsdb.path={args.data_dir / 'tsdb'}",
-                          f"--web.listen-address={args.listen}", "--storage.tsdb.retention.time=2d"])
+    # Becomes Prometheus, so that Ctrl-C reaches it.
+    os.execv(prometheus, [prometheus, f"--config.file={config}", f"--storage.tsdb.path={args.data_dir / 'tsdb'}",  # noqa: S606
+                          f"--web.listen-address={args.listen}", "--storage.tsdb.retention.time=2d",
+                          "--enable-feature=exemplar-storage"])
 
 
 if __name__ == "__main__":
