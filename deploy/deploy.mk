@@ -43,6 +43,7 @@ deploy-manifests: install deploy-tools ## kubectl kustomize every target; valida
 	@echo "== kustomize build and schema validation"
 	$(BIN)/python deploy/tools/validate_manifests.py --out $(DEPLOY_BUILD)
 	$(BIN)/python deploy/tools/prometheus_rule.py --check
+	$(BIN)/python deploy/tools/alertmanager_config.py --check
 
 deploy-lint: install deploy-tools
 	@echo "== yamllint, hadolint, terraform fmt"

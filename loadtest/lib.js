@@ -34,6 +34,8 @@ export function login() {
 export function createPost(token) {
   const response = http.post(`${BASE_URL}/blog/api/posts`,
     JSON.stringify({ title: "load", content: "written under load", category_name: "Load" }),
-    { headers: { ...JSON_HEADERS, Authorization: `Bearer ${token}` }, tags: { name: "create" } });
+    // A key on every create, as the web app sends: the blog does each once.
+    { headers: { ...JSON_HEADERS, Authorization: `Bearer ${token}`, "Idempotency-Key": `k6-${__VU}-${__ITER}-${Date.now()}` },
+      tags: { name: "create" } });
   check(response, { "201": (r) => r.status === 201 });
 }

@@ -5,6 +5,7 @@ locals {
   argocd_namespace = kubernetes_namespace_v1.this["argocd"].metadata[0].name
   argocd_project   = yamldecode(file("${path.module}/../k8s/argocd/project.yaml"))
   argocd_app       = yamldecode(file("${path.module}/../k8s/argocd/application.yaml"))
+  argocd_telemetry = yamldecode(file("${path.module}/../k8s/argocd/application-telemetry.yaml"))
 }
 
 resource "helm_release" "argo_cd" {
@@ -32,10 +33,10 @@ resource "helm_release" "titanium_app" {
       })
     }
     applications = {
-      (local.argocd_app.metadata.name) = merge(local.argocd_app.spec, {
+      for app in [local.argocd_app, local.argocd_telemetry] : app.metadata.name => merge(app.spec, {
         namespace  = local.argocd_namespace
-        finalizers = local.argocd_app.metadata.finalizers
-        source = merge(local.argocd_app.spec.source, {
+        finalizers = app.metadata.finalizers
+        source = merge(app.spec.source, {
           repoURL        = var.git_repo_url
           targetRevision = var.git_revision
         })

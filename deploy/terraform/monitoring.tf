@@ -30,12 +30,25 @@ resource "helm_release" "kube_prometheus_stack" {
         }
         volumes      = [{ name = "istio-certs", emptyDir = { medium = "Memory" } }]
         volumeMounts = [{ name = "istio-certs", mountPath = "/etc/prom-certs/" }]
+        # Exemplars (trace ids on the latency histograms) are kept, and Tempo's
+        # metrics generator writes the service graph in (deploy/k8s/telemetry).
+        enableFeatures            = ["exemplar-storage"]
+        enableRemoteWriteReceiver = true
+      }
+    }
+    alertmanager = {
+      alertmanagerSpec = {
+        # Its whole routing is deploy/k8s/telemetry's AlertmanagerConfig (rendered from compose's
+        # alertmanager.yml); the receivers' tokens are in the Secret alertmanager-receivers.
+        alertmanagerConfiguration = { name = "titanium" }
       }
     }
     grafana = {
       sidecar = {
-        # deploy/observability's dashboard ConfigMap lives in the app's namespace.
+        # deploy/observability's dashboard and data sources ConfigMaps live in the app's namespace.
         dashboards = { enabled = true, label = "grafana_dashboard", searchNamespace = "ALL" }
+        # Ours (Prometheus with exemplars, Loki, Tempo, linked both ways) replace the chart's Prometheus.
+        datasources = { enabled = true, label = "grafana_datasource", searchNamespace = "ALL", defaultDatasourceEnabled = false }
       }
     }
   })]

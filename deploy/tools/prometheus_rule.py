@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from rendered_file import write_or_check
 
 DEPLOY = Path(__file__).resolve().parent.parent
 RULES = DEPLOY / "observability" / "prometheus" / "rules"
@@ -49,15 +50,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if not OUTPUT.exists() or OUTPUT.read_text() != text:
-            print(f"{OUTPUT.relative_to(DEPLOY.parent)} is stale: run python {Path(__file__).relative_to(DEPLOY.parent)}")
-            return 1
-        print(f"{OUTPUT.relative_to(DEPLOY.parent)} matches the rule files")
-        return 0
-    OUTPUT.write_text(text)
-    return 0
+    return write_or_check(OUTPUT, render(), [__file__, *argv], "the rule files")
 
 
 if __name__ == "__main__":

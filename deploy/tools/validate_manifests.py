@@ -24,15 +24,19 @@ from kubernetes_validate import utils as k8s_schemas
 
 DEPLOY = Path(__file__).resolve().parent.parent
 KUBERNETES_VERSION = "1.32.0"
-# What `kubectl kustomize` builds, by name: the overlays and Argo CD's objects.
+# What `kubectl kustomize` builds, by name: the overlays, the telemetry pipeline and Argo CD's objects.
 TARGETS = {
     "local": DEPLOY / "k8s" / "overlays" / "local",
     "production": DEPLOY / "k8s" / "overlays" / "production",
+    "telemetry": DEPLOY / "k8s" / "telemetry",
     "argocd": DEPLOY / "k8s" / "argocd",
 }
 # Plain manifests that no kustomization includes.
 FILES = [DEPLOY / "k8s" / "secret-template.yaml"]
 CRD_SCHEMAS = DEPLOY / "schemas"
+# kustomize writes an AlertmanagerConfig's `matchType: =` unquoted: YAML 1.2's
+# string "=", but YAML 1.1's (PyYAML's) "value" type. Read it as the string.
+yaml.SafeLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 
 
 def build(target: Path) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from titanium.core.topology import ports_from
+from titanium.core.topology import parse_replicas
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -159,12 +159,25 @@ def up(
     host: Annotated[str, typer.Option(help="Loopback address the services listen on.")] = "127.0.0.1",
     base_port: Annotated[int, typer.Option(help="The gateway's port; the others follow at their usual offsets.")] = 8000,
     log_to_console: Annotated[bool, typer.Option(help="Print every service's JSON log here instead of to files.")] = False,
+    replicas: Annotated[str, typer.Option(
+        envvar="TITANIUM_REPLICAS",
+        help="Several processes of a service, e.g. blog=2,gateway=2 (each on its own port; the gateway "
+             "balances across them). Needs --redis: they share rate limits and cache only through it.")] = "",
 ) -> None:
     """Start every service on loopback, wait until each is ready, and keep them running."""
-    from titanium.supervisor import port_in_use
+    from titanium.supervisor import planned_processes, port_in_use, process_label
 
     data_dir = data_dir.resolve()
-    busy = [f"{name} ({port})" for name, port in ports_from(base_port).items() if port_in_use(host, port)]
+    try:
+        counts = parse_replicas(replicas)
+    except ValueError as exc:
+        raise _fail(f"--replicas: {exc}") from None
+    shared_state = sorted(name for name, count in counts.items() if count > 1 and name != "dashboard")
+    if shared_state and not redis:
+        raise _fail(f"several processes of {', '.join(shared_state)} would each keep their own rate limits and cache; "
+                    "give them a shared one with --redis redis://127.0.0.1:6379/0")
+    planned = planned_processes(base_port, counts)
+    busy = [f"{process_label(name, replica)} ({port})" for name, replica, port in planned if port_in_use(host, port)]
     if busy:
         raise _fail(f"ports already in use: {', '.join(busy)}; is Titanium already running? (--base-port moves it)")
     base_env = dict(os.environ, TITANIUM_DATA_DIR=str(data_dir))
@@ -177,7 +190,8 @@ def up(
     # becomes it (same pid, same signals), leaving the command-line tool's
     # libraries behind (20 MB).
     supervisor = [sys.executable, "-m", "titanium.supervisor", "--host", host, "--base-port", str(base_port),
-                  "--data-dir", str(data_dir), *(["--log-to-console"] if log_to_console else [])]
+                  "--data-dir", str(data_dir), *(["--log-to-console"] if log_to_console else []),
+                  *(["--replicas", replicas] if counts else [])]
     sys.stdout.flush()
     os.execve(sys.executable, supervisor, base_env)  # noqa: S606 - our own interpreter, arguments as a list
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from titanium.core.topology import DEFAULT_PORTS, ports_from
+from titanium.core.topology import DEFAULT_PORTS, parse_replicas, replica_ports
 
 READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -45,6 +45,7 @@ class ServiceProcess:
     port: int
     env: dict[str, str]
     log_path: Path | None
+    replica: int = 0  # which of the service's processes (0 is the first)
     process: asyncio.subprocess.Process | None = None
     started_at: float = 0.0
     quick_failures: int = 0
@@ -54,6 +55,11 @@ class ServiceProcess:
     @property
     def url(self) -> str:
         return f"http://{self.env['TITANIUM_HOST']}:{self.port}"
+
+    @property
+    def label(self) -> str:
+        """The service's name, numbered from its second process on: blog, blog-2."""
+        return process_label(self.name, self.replica)
 
 
 def _die_with_parent() -> None:
@@ -121,7 +127,7 @@ class Supervisor:
             service.quick_failures = 0 if lived > STABLE_AFTER_SECONDS else service.quick_failures + 1
             delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** max(0, service.quick_failures - 1))
             service.restarts += 1
-            say(f"{service.name} exited with code {code} after {lived:.1f}s; "
+            say(f"{service.label} exited with code {code} after {lived:.1f}s; "
                      f"restarting in {delay:.1f}s (restart #{service.restarts})", "yellow")
             try:
                 await asyncio.wait_for(self.stopping.wait(), timeout=delay)
@@ -130,7 +136,7 @@ class Supervisor:
                 pass
             await self._start(service)
             if await self._ready(service, READY_TIMEOUT_SECONDS):
-                say(f"{service.name} is back at {service.url} (pid {service.process.pid})", "green")
+                say(f"{service.label} is back at {service.url} (pid {service.process.pid})", "green")
 
     async def _ready(self, service: ServiceProcess, within: float) -> bool:
         """Whether the service answers its readiness probe within `within` seconds (False at once if it dies)."""
@@ -148,7 +154,7 @@ class Supervisor:
         for service, ready in zip(self.services, results, strict=True):
             if not ready and not self.stopping.is_set():
                 where = f"; its log: {service.log_path}" if service.log_path else ""
-                say(f"{service.name} did not become ready within {READY_TIMEOUT_SECONDS:.0f}s{where}", "red")
+                say(f"{service.label} did not become ready within {READY_TIMEOUT_SECONDS:.0f}s{where}", "red")
         return all(results)
 
     async def _stop(self, service: ServiceProcess) -> None:
@@ -159,16 +165,16 @@ class Supervisor:
         try:
             await asyncio.wait_for(process.wait(), timeout=STOP_TIMEOUT_SECONDS)
         except TimeoutError:
-            say(f"{service.name} did not stop in {STOP_TIMEOUT_SECONDS:.0f}s; killing it", "red")
+            say(f"{service.label} did not stop in {STOP_TIMEOUT_SECONDS:.0f}s; killing it", "red")
             process.kill()
             await process.wait()
 
     def _print_urls(self) -> None:
-        gateway = next(s for s in self.services if s.name == "gateway")
+        gateway = next(s for s in self.services if s.name == "gateway")  # the first gateway process
         rows = [("service", "url", "pid")]
         for service in self.services:
             assert service.process is not None
-            rows.append((service.name, service.url, str(service.process.pid)))
+            rows.append((service.label, service.url, str(service.process.pid)))
         widths = [max(len(row[column]) for row in rows) for column in range(2)]
         print(_coloured("Titanium is up", "bold"))
         for name, url, pid in rows:
@@ -192,15 +198,26 @@ def _answers_ready(host: str, port: int) -> bool:
         connection.close()
 
 
-def environment_for(base_env: dict[str, str], name: str, host: str, ports: dict[str, int]) -> dict[str, str]:
+def process_label(name: str, replica: int) -> str:
+    return name if replica == 0 else f"{name}-{replica + 1}"
+
+
+def environment_for(base_env: dict[str, str], port: int, host: str, urls: dict[str, list[str]]) -> dict[str, str]:
+    """A process's environment: its port, and every service's addresses (comma-separated when it has several)."""
     env = dict(base_env)
-    env.update({f"TITANIUM_{other.upper()}_URL": f"http://{host}:{port}" for other, port in ports.items()})
-    env.update(TITANIUM_HOST=host, TITANIUM_PORT=str(ports[name]), PYTHONUNBUFFERED="1")
+    env.update({f"TITANIUM_{other.upper()}_URL": ",".join(addresses) for other, addresses in urls.items()})
+    env.update(TITANIUM_HOST=host, TITANIUM_PORT=str(port), PYTHONUNBUFFERED="1")
     return env
 
 
-def log_path_for(data_dir: Path, name: str) -> Path:
-    return data_dir / "logs" / f"{name}.log"
+def log_path_for(data_dir: Path, label: str) -> Path:
+    return data_dir / "logs" / f"{label}.log"
+
+
+def planned_processes(base_port: int, replicas: dict[str, int]) -> list[tuple[str, int, int]]:
+    """(service, replica, port) of every process, in start order: those called by others first."""
+    return [(name, replica, replica_ports(base_port, replica)[name])
+            for name in ("users", "auth", "blog", "dashboard", "gateway") for replica in range(replicas.get(name, 1))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,13 +227,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-port", type=int, default=DEFAULT_PORTS["gateway"])
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--log-to-console", action="store_true")
+    parser.add_argument("--replicas", type=parse_replicas, default={}, help="processes per service, e.g. blog=2,gateway=2")
     args = parser.parse_args(argv)
-    ports = ports_from(args.base_port)
+    planned = planned_processes(args.base_port, args.replicas)
+    urls: dict[str, list[str]] = {name: [] for name in DEFAULT_PORTS}
+    for name, _replica, port in planned:
+        urls[name].append(f"http://{args.host}:{port}")
     base_env = dict(os.environ)
     services = [
-        ServiceProcess(name, ports[name], environment_for(base_env, name, args.host, ports),
-                       None if args.log_to_console else log_path_for(args.data_dir, name))
-        for name in ("users", "auth", "blog", "dashboard", "gateway")
+        ServiceProcess(name, port, environment_for(base_env, port, args.host, urls),
+                       None if args.log_to_console else log_path_for(args.data_dir, process_label(name, replica)),
+                       replica)
+        for name, replica, port in planned
     ]
     if not args.log_to_console:
         say(f"logs: {args.data_dir / 'logs'}")

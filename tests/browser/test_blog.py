@@ -419,6 +419,22 @@ def test_a_double_click_on_publish_publishes_once(open_page: OpenPage, platform:
     assert sorted(post["title"] for post in posts_by(platform, writer.username or "")) == ["Clicked twice", "Submitted twice"]
 
 
+def test_each_write_carries_an_idempotency_key_of_its_own(open_page: OpenPage, writer: Client) -> None:
+    """So that a write resent after a lost answer (by the gateway, when a blog process died) is done once."""
+    page = open_page("desktop")
+    sign_in_with_storage(page, writer)
+    keys = []
+    for title in ("Keyed once", "Keyed twice"):
+        page.goto("/blog/write")
+        fill_post(page, title, "Notes", "A write with a key.")
+        with page.expect_request(lambda request: request.method == "POST" and request.url.endswith("/blog/api/posts")
+                                 ) as sent:
+            page.click("#submit")
+        keys.append(sent.value.headers.get("idempotency-key"))
+        page.wait_for_url(re.compile(r"/blog/posts/\d+-keyed-"))
+    assert all(key and re.fullmatch(r"[0-9a-f]{32}", key) for key in keys) and keys[0] != keys[1], keys
+
+
 @pytest.mark.parametrize("viewport", VIEWPORT_NAMES)
 def test_an_invalid_session_leads_to_the_login_page_and_back(open_page: OpenPage, platform: Platform, writer: Client,
                                                               viewport: str) -> None:
@@ -434,9 +450,11 @@ def test_an_invalid_session_leads_to_the_login_page_and_back(open_page: OpenPage
     page.wait_for_url("**/blog/write")
     expect(page.locator("#post-form")).to_be_visible()
 
-    # The session goes bad while writing: the text survives the trip to the login page.
+    # The session goes bad while writing (both tokens: a good refresh token would renew it unnoticed,
+    # as the next test shows): the text survives the trip to the login page.
     fill_post(page, "Written while the session ended", "Notes", "Do not lose me.")
-    page.evaluate("() => sessionStorage.setItem('titanium.token', 'garbage.not-a.token')")
+    page.evaluate("() => { sessionStorage.setItem('titanium.token', 'garbage.not-a.token');"
+                  " sessionStorage.setItem('titanium.refresh', 'spent'); }")
     page.click("#submit")
     page.wait_for_url("**/blog/login?next=%2Fblog%2Fwrite")
     expect(page.locator("#flash")).to_contain_text("log in again")
@@ -632,6 +650,24 @@ def test_the_category_badges_read_well_on_their_colours(open_page: OpenPage, see
     }""")
     assert ratios and all(ratio >= 4.5 for _name, _background, ratio in ratios), ratios
     assert len({background for _name, background, _ratio in ratios}) >= 3  # each category its colour
+
+
+def test_a_refused_access_token_is_renewed_and_the_write_goes_through_unnoticed(open_page: OpenPage, platform: Platform,
+                                                                                writer: Client) -> None:
+    page = open_page("desktop", path="/blog/login")
+    log_in(page, writer.username or "")
+    page.wait_for_url("**/blog/")
+    page.goto("/blog/write")
+    fill_post(page, "Written across a renewal", "Notes", "The access token was refused once.")
+    page.evaluate("() => sessionStorage.setItem('titanium.token', 'garbage.not-a.token')")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/blog/posts/\d+-written-across-a-renewal$"))
+    assert page.evaluate("() => sessionStorage.getItem('titanium.token')").count(".") == 2
+    # Logging out ends the session on the server: the tokens the tab held no longer renew.
+    spent = page.evaluate("() => sessionStorage.getItem('titanium.refresh')")
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/blog/")
+    assert httpx.post(f"{platform.url}/api/refresh", json={"refresh_token": spent}).status_code == 401
 
 
 def test_the_page_scripts_keep_the_token_only_in_session_storage(open_page: OpenPage, writer: Client) -> None:

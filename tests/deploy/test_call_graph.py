@@ -18,6 +18,7 @@ from starlette.requests import Request
 from tests.deploy.manifests import call_graph, service_routes
 from titanium.core.jwks import JWKS_PATH
 from titanium.core.topology import SERVICE_NAMES
+from titanium.services.blog.authn import REVOCATIONS_PATH
 from titanium.services.gateway.app import PUBLIC_ROUTES
 
 NAMESPACE = "titanium"
@@ -45,8 +46,10 @@ EXTERNAL = [
          "cluster.local/ns/istio-system/sa/istio-ingressgateway"),
     Peer(PROMETHEUS, "monitoring", {NAME_LABEL: "prometheus"}, "cluster.local/ns/monitoring/sa/prometheus-stack-prometheus"),
 ]
-# What the platform itself needs to reach outside the namespace, and nothing else.
-INFRASTRUCTURE_EGRESS = {("kube-system", "k8s-app", "kube-dns", 53), ("istio-system", "app", "istiod", 15012)}
+# What the platform itself needs to reach outside the namespace, and nothing else: DNS, the mesh's
+# control plane, and the trace collector's OTLP/HTTP port (deploy/k8s/telemetry).
+INFRASTRUCTURE_EGRESS = {("kube-system", "k8s-app", "kube-dns", 53), ("istio-system", "app", "istiod", 15012),
+                         ("monitoring", "app.kubernetes.io/name", "otel-collector", 4318)}
 
 
 def expected_flows() -> set[tuple[str, str]]:
@@ -213,6 +216,11 @@ def _sample_request(path_template: str, method: str) -> Request:
 
 def test_the_calls_the_code_makes_are_authorized(production: list[dict[str, Any]], peers: dict[str, Peer], tmp_path) -> None:
     calls = [("auth", "users", "POST", "/internal/credentials/verify"), ("blog", "auth", "GET", JWKS_PATH)]
+    # Sessions (services/auth/sessions.py) and the revocation list (services/blog/authn.py).
+    calls += [("auth", "users", "POST", path) for path in ("/internal/sessions", "/internal/sessions/renew",
+                                                           "/internal/sessions/end", "/internal/users/7/delete")]
+    calls += [("auth", "users", "PUT", "/internal/users/7/password"), ("auth", "users", "GET", "/internal/revocations"),
+              ("blog", "auth", "GET", REVOCATIONS_PATH)]
     # The gateway forwards each public route to one service, at a path its route computes.
     for route in PUBLIC_ROUTES:
         for method in route.methods:

@@ -48,7 +48,11 @@ def test_excess_requests_are_refused_at_once_and_admitted_ones_keep_their_latenc
     overload = k6(platform, 16 * BOUND, 8, tmp_path)
     assert overload["checks"]["fails"] == 0, "every answer is a 200, or a 503 with Retry-After and a JSON reason"
     refused_share = overload["http_req_failed"]["value"]
-    assert refused_share > 0.05, "the excess is refused"
+    refused_count = overload["http_req_duration{expected_response:false}"]["count"]
+    # A refused user waits out Retry-After (1 s), so refusals are at most
+    # about one a user a second, whatever the machine's speed: their share of
+    # all answers falls as the platform gets faster, their count does not.
+    assert refused_count >= 16 * BOUND, f"the excess is refused: {refused_count} refusals"
     admitted = overload["http_req_duration{expected_response:true}"]["med"]
     refused = overload["http_req_duration{expected_response:false}"]["med"]
     # Without the bound every answer would wait behind 16 times as many

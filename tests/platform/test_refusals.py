@@ -108,6 +108,17 @@ def test_each_invalid_registration_field_is_422(anonymous, fields):
     assert_error(anonymous.http.post("/api/register", json={k: v for k, v in body.items() if v is not None}), 422)
 
 
+@pytest.mark.parametrize("password", [" " * 8, "\t" * 12, " \u00a0\u3000\n" * 4, "   short   ", "a b c d e f g"])
+def test_a_password_of_whitespace_or_padded_to_the_minimum_is_422_saying_why(anonymous, password):
+    name = unique()
+    answer = anonymous.http.post("/api/register", json={"username": name, "email": f"{name}@example.com",
+                                                        "password": password})
+    body = assert_error(answer, 422)
+    assert [error["loc"] for error in body["detail"]] == [["body", "password"]]
+    assert "whitespace does not count" in body["detail"][0]["msg"]
+    assert anonymous.http.get(f"/api/users/{name}").status_code == 404
+
+
 def test_a_taken_username_is_409_whatever_its_case(anonymous, person):
     answer = anonymous.http.post("/api/register", json={"username": person.username.upper(),
                                                         "email": f"other{unique()}@example.com",

@@ -7,8 +7,11 @@ protocol a Jaeger or OpenTelemetry Collector speaks), which decodes them.
 from __future__ import annotations
 
 import gzip
+import json
+import re
 import secrets
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -76,7 +79,9 @@ SERVER, CLIENT = 2, 3  # OTLP span kinds
 @pytest.fixture(scope="module")
 def traced(tmp_path_factory):
     receiver = OtlpReceiver()
-    env = {**PLATFORM_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    # Token keys older than a second are fetched again: a write after a pause makes the blog call auth.
+    env = {**PLATFORM_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100",
+           "TITANIUM_JWKS_CACHE_SECONDS": "1"}
     platform = Platform(tmp_path_factory.mktemp("traced"), env).start()
     yield platform, receiver
     assert platform.stop() == 0, platform.output()
@@ -109,7 +114,7 @@ def test_a_write_is_one_trace_from_the_gateway_to_the_blog_database(traced):
 
     spans = wait_until(complete, what="the write's spans from gateway, blog and its database")
     gateway = one(spans, service="gateway", kind=SERVER)
-    assert gateway["name"] == "POST /blog/{rest:path}", "named by route template, not raw path"
+    assert gateway["name"] == "POST /blog/api/posts", "named by the blog's route template, not raw path"
     assert gateway["parent_id"] == caller_span, "the caller's trace is continued"
     forwarded = one(spans, service="gateway", kind=CLIENT)
     assert forwarded["parent_id"] == gateway["span_id"]
@@ -134,10 +139,9 @@ def test_a_login_is_traced_through_auth_to_users(traced):
 
     spans = wait_until(lambda: (s := receiver.trace(trace_id)) and {x["service"] for x in s} >= {"gateway", "auth", "users"}
                        and s, what="the login's spans from gateway, auth and users")
-    auth_call = one(spans, service="auth", kind=CLIENT)
-    users = one(spans, service="users", kind=SERVER)
-    assert users["parent_id"] == auth_call["span_id"]
-    assert users["name"] == "POST /internal/credentials/verify"
+    users = one(spans, service="users", kind=SERVER, name="POST /internal/credentials/verify")
+    auth_calls = {span["span_id"] for span in spans if span["service"] == "auth" and span["kind"] == CLIENT}
+    assert users["parent_id"] in auth_calls, "users continues auth's call"
 
 
 def test_probes_and_status_checks_start_no_trace(traced):
@@ -155,3 +159,45 @@ def test_probes_and_status_checks_start_no_trace(traced):
             by_trace.setdefault(span["trace_id"], []).append(span)
     orphans = [spans for spans in by_trace.values() if not any(span["kind"] == SERVER for span in spans)]
     assert not orphans, [(span["service"], span["name"], span["scope"]) for spans in orphans for span in spans][:20]
+
+
+def _log_lines(platform: Platform, service: str, trace_id: str) -> list[dict]:
+    return [json.loads(line) for line in platform.log(service).splitlines() if trace_id in line]
+
+
+def _access_line(platform: Platform, service: str, trace_id: str, route: str) -> dict | None:
+    return next((line for line in _log_lines(platform, service, trace_id)
+                 if line.get("event") == "request" and line.get("route") == route), None)
+
+
+def test_the_trace_id_in_the_answer_leads_to_every_hops_spans_logs_and_the_latency_exemplar(traced):
+    platform, receiver = traced
+    person = Client(platform.url).signed_up()
+    time.sleep(1.5)  # the blog's token keys are stale now: the write fetches them from auth
+    created = person.create_post(title="Followed")  # no traceparent: the gateway starts the trace
+    assert created.status_code == 201
+    trace_id, request_id = created.headers["x-trace-id"], created.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", trace_id) and trace_id != "0" * 32
+
+    spans = wait_until(lambda: (found := receiver.trace(trace_id))
+                       and {span["service"] for span in found} >= {"gateway", "blog", "auth"} and found,
+                       what="the write's spans from the gateway, the blog and auth (the key fetch)")
+    assert one(spans, service="gateway", kind=SERVER)["name"] == "POST /blog/api/posts"
+    assert one(spans, service="blog", kind=SERVER)["name"] == "POST /blog/api/posts"
+    one(spans, service="auth", kind=SERVER, name="GET /auth/jwks")
+
+    for service, route in (("gateway", "/blog/api/posts"), ("blog", "/blog/api/posts"), ("auth", "/auth/jwks")):
+        entry = wait_until(lambda s=service, r=route: _access_line(platform, s, trace_id, r),
+                           what=f"{service}'s access line")
+        assert entry["trace_id"] == trace_id, entry
+        assert entry["request_id"] == request_id, f"{service} logs the request id of the write that caused its work"
+    assert all(line["trace_id"] == trace_id for line in _log_lines(platform, "blog", trace_id))
+
+    metrics = httpx.get(platform.url + "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert metrics.headers["content-type"].startswith("application/openmetrics-text")
+    exemplars = [line for line in metrics.text.splitlines()
+                 if line.startswith("http_request_duration_seconds_bucket{") and 'service="gateway"' in line
+                 and 'route="/blog/api/posts"' in line and 'method="POST"' in line]
+    assert any(f'# {{trace_id="{trace_id}"}}' in line for line in exemplars), exemplars
+    classic = httpx.get(platform.url + "/metrics").text
+    assert "# {trace_id=" not in classic and "# TYPE http_requests_total counter" in classic, "Prometheus text by default"

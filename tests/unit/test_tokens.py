@@ -19,7 +19,7 @@ def test_an_issued_token_verifies_against_the_published_key(issuer):
     claims = tokens.verify(issuer.issue(7, "alice"), keys_of(issuer), "titanium-auth", "titanium")
     assert claims["user_id"] == 7 and claims["username"] == "alice" and claims["sub"] == "7"
     assert {"exp", "iat", "iss", "aud", "jti"} <= claims.keys()
-    assert claims["exp"] - claims["iat"] == 60
+    assert claims["exp"] - claims["iat"] == pytest.approx(60, abs=1)  # iat to the millisecond, exp in seconds
 
 
 def test_every_token_has_its_own_id(issuer):
@@ -100,3 +100,26 @@ def test_a_properly_signed_token_with_a_user_id_that_is_not_a_positive_integer_i
                         headers={"kid": issuer.jwk["kid"]})
     with pytest.raises(tokens.TokenError, match="user_id"):
         tokens.verify(forged, keys_of(issuer), "titanium-auth", "titanium")
+
+
+@pytest.mark.parametrize("wrong", [{"username": 7}, {"username": ""}, {"iat": "now"}, {"exp": True}, {"sub": "8"},
+                                   {"jti": 5}, {"sid": 5}, {"sid": ""}])
+def test_a_properly_signed_token_with_a_claim_of_the_wrong_type_is_refused(issuer, wrong):
+    claims = jwt.decode(issuer.issue(7, "alice"), options={"verify_signature": False})
+    forged = jwt.encode({**claims, **wrong}, issuer.private_key, algorithm=tokens.ALGORITHM,
+                        headers={"kid": issuer.jwk["kid"]})
+    with pytest.raises(tokens.TokenError):
+        tokens.verify(forged, keys_of(issuer), "titanium-auth", "titanium")
+
+
+def test_a_token_of_a_session_names_it_and_is_issued_to_the_millisecond(issuer):
+    claims = tokens.verify(issuer.issue(7, "alice", "family1"), keys_of(issuer), "titanium-auth", "titanium")
+    assert claims["sid"] == "family1"
+    assert abs(claims["iat"] - time.time()) < 5 and round(claims["iat"], 3) == claims["iat"]
+
+
+def test_refresh_tokens_are_random_and_stored_as_a_hash():
+    first, second = tokens.new_refresh_token(), tokens.new_refresh_token()
+    assert first != second and len(first) >= 43
+    digest = tokens.refresh_token_hash(first)
+    assert len(digest) == 64 and first not in digest and digest == tokens.refresh_token_hash(first)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from titanium.core.logging import get_logger
-from titanium.core.metrics import CACHE_LOOKUPS
+from titanium.core.metrics import CACHE_AVAILABLE, CACHE_LOOKUPS
 
 if TYPE_CHECKING:  # imported where a Redis is configured: a laptop's blog never loads the client
     import redis.asyncio as redis
@@ -351,6 +351,8 @@ class CachedNamespace:
         self.generation_ttl = max(10 * ttl, 3600.0)
         self._hits = CACHE_LOOKUPS.labels(service, "hit")
         self._misses = CACHE_LOOKUPS.labels(service, "miss")
+        # Read when scraped: 0 while the breaker skips the shared store after a failure.
+        CACHE_AVAILABLE.labels(service).set_function(lambda: 1.0 if cache.available else 0.0)
         self._loading: dict[str, asyncio.Future[bytes | None]] = {}
         # Families whose bump a write could not make: until it goes through,
         # this process must not trust what the cache holds.

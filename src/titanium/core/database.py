@@ -19,6 +19,7 @@ from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import TextClause
 
+from titanium.core.metrics import DB_POOLS
 from titanium.core.tracing import trace_engine, untraced
 
 _ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
@@ -38,6 +39,8 @@ def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     target = async_url(url)
     engine = _sqlite_engine(target) if target.get_backend_name() == "sqlite" else _postgres_engine(target, pool_size)
     trace_engine(engine)
+    if isinstance(engine.pool, QueuePool):  # no overflow connections: its size is all it holds
+        DB_POOLS.watch(engine.pool, engine.pool.size())
     return engine
 
 

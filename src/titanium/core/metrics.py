@@ -1,14 +1,25 @@
-"""Prometheus metrics of the HTTP traffic every service takes (the golden signals).
+"""Prometheus metrics: the golden signals of the HTTP traffic every service takes, and the figures behind them.
 
 Routes are labelled by their template ("/blog/api/posts/{post_id}"), never
 by the raw path, so that the number of series stays bounded.
+
+Series a dashboard or an alert divides by, or compares with, exist from the
+first scrape at 0 (`declare_service`): a 5xx series for every route, every
+upstream error the service can meet, every business outcome. A query over
+them then says 0 on a healthy platform, not "no data", which cannot be told
+from a broken one.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -29,6 +40,45 @@ UPSTREAM_ERRORS = Counter(
     "upstream_errors_total", "Calls to another service that failed", ["service", "upstream", "reason"]
 )
 CACHE_LOOKUPS = Counter("cache_lookups_total", "Cache lookups by result", ["service", "result"])
+CACHE_AVAILABLE = Gauge(
+    "cache_available", "1 while the shared cache is used, 0 while it is skipped after a failure", ["service"]
+)
+REGISTRATIONS = Counter("users_registrations_total", "Sign-ups by result", ["service", "result"])
+LOGINS = Counter("auth_logins_total", "Logins by result", ["service", "result"])
+POSTS_WRITTEN = Counter("blog_posts_written_total", "Posts written, by action", ["service", "action"])
+
+# The status every route's zero series carries: the queries select 5xx with status=~"5..".
+ZERO_STATUS = "500"
+
+# Why a call to another service failed: a few reasons, not exception names, so
+# that each can be a series from the start. "unavailable": no connection;
+# "timeout": no answer in time; "bad_answer": the connection broke or the
+# answer was unreadable; "bad_status": it answered with an error status.
+UPSTREAM_REASONS = ("unavailable", "timeout", "bad_answer", "bad_status")
+# Which services each one calls. The gateway passes a service's error status
+# on as it is (that is the service's answer, not a failed call).
+UPSTREAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "gateway": (("users", "auth", "blog", "dashboard"), ("unavailable", "timeout", "bad_answer")),
+    "auth": (("users",), UPSTREAM_REASONS),
+    "blog": (("auth",), UPSTREAM_REASONS),  # the token keys (JWKS)
+    "dashboard": (("gateway", "users", "auth", "blog"), UPSTREAM_REASONS),
+}
+
+# Business events, counted from the answer a route gives rather than in its
+# handler: a refusal that never reaches the handler (a body that fails
+# validation, a 422) counts as well, and handlers carry no metric code.
+# (service, method, route, status) -> (counter, label value).
+OUTCOMES: dict[tuple[str, str, str, int], tuple[Counter, str]] = {
+    ("users", "POST", "/users", 201): (REGISTRATIONS, "created"),
+    ("users", "POST", "/users", 409): (REGISTRATIONS, "taken"),
+    ("users", "POST", "/users", 422): (REGISTRATIONS, "invalid"),
+    ("auth", "POST", "/auth/login", 200): (LOGINS, "success"),
+    ("auth", "POST", "/auth/login", 401): (LOGINS, "failed"),
+    ("auth", "POST", "/auth/login", 429): (LOGINS, "throttled"),
+    ("blog", "POST", "/blog/api/posts", 201): (POSTS_WRITTEN, "create"),
+    ("blog", "PATCH", "/blog/api/posts/{post_id}", 200): (POSTS_WRITTEN, "update"),
+    ("blog", "DELETE", "/blog/api/posts/{post_id}", 204): (POSTS_WRITTEN, "delete"),
+}
 
 
 class RequestMetrics:
@@ -36,26 +86,113 @@ class RequestMetrics:
 
     Looking a series up by its labels takes a lock and builds a key each
     time; a service answers on a few dozen (method, route, status) triples,
-    so each is looked up once.
+    so each is looked up once, with the business outcome it counts (if any).
     """
 
     def __init__(self, service: str) -> None:
         self.service = service
         self.in_flight = IN_FLIGHT.labels(service)
-        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._series: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+    def observe(self, method: str, route: str, status: int, seconds: float, trace_id: str | None = None) -> None:
+        """Count one answer; `trace_id` (32 hex digits) becomes the latency's exemplar, the link to its trace."""
         key = (method, route, status)
         series = self._series.get(key)
         if series is None:
-            series = (REQUESTS.labels(self.service, method, route, str(status)), LATENCY.labels(self.service, method, route))
-            self._series[key] = series
+            series = self._series[key] = self._series_of(method, route, status)
         series[0].inc()
-        series[1].observe(seconds)
+        if trace_id is None:
+            series[1].observe(seconds)
+        else:
+            series[1].observe(seconds, {"trace_id": trace_id})
+        if series[2] is not None:
+            series[2].inc()
+
+    def _series_of(self, method: str, route: str, status: int) -> tuple[Any, Any, Any]:
+        outcome = OUTCOMES.get((self.service, method, route, status))
+        return (REQUESTS.labels(self.service, method, route, str(status)), LATENCY.labels(self.service, method, route),
+                None if outcome is None else outcome[0].labels(self.service, outcome[1]))
 
     def observe_probe(self, route: str, status: int) -> None:
         PROBES.labels(self.service, route, str(status)).inc()
 
 
-async def metrics_endpoint(_request: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def declare_service(service: str, routes: Iterable[tuple[str, str]]) -> None:
+    """Make this process's zero series, once at start-up: `routes` are its (method, route template) pairs.
+
+    Also names the process's service for the figures collected at scrape
+    time (its database pool): one service a process.
+    """
+    _this_process.service = service
+    for method, route in routes:
+        REQUESTS.labels(service, method, route, ZERO_STATUS)
+    upstreams, reasons = UPSTREAMS.get(service, ((), ()))
+    for upstream in upstreams:
+        for reason in reasons:
+            UPSTREAM_ERRORS.labels(service, upstream, reason)
+    for (outcome_service, *_answer), (counter, value) in OUTCOMES.items():
+        if outcome_service == service:
+            counter.labels(service, value)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The reason (of UPSTREAM_REASONS) of a failed call made with httpx or aiohttp.
+
+    Each library's classes are looked up only if the process loaded it: a
+    process that never imported a client cannot have one of its errors.
+    """
+    aiohttp, httpx = sys.modules.get("aiohttp"), sys.modules.get("httpx")
+    if ((aiohttp is not None and isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)))
+            or (httpx is not None and isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)))):
+        return "unavailable"
+    if httpx is not None and isinstance(exc, httpx.HTTPStatusError):
+        return "bad_status"
+    if isinstance(exc, TimeoutError) or (httpx is not None and isinstance(exc, httpx.TimeoutException)):
+        return "timeout"  # aiohttp's time-outs are TimeoutErrors
+    return "bad_answer"
+
+
+class _ThisProcess:
+    service = ""
+
+
+_this_process = _ThisProcess()
+
+
+class DatabasePools(Collector):
+    """`db_pool_connections{service,state}` and `db_pool_max_connections{service}`, read from the pools when scraped.
+
+    Nothing is counted per request: SQLAlchemy's pool knows how many of its
+    connections are checked out and how many wait idle.
+    """
+
+    def __init__(self) -> None:
+        self._pools: list[tuple[Any, int]] = []
+
+    def watch(self, pool: Any, max_connections: int) -> None:
+        """Report `pool` (a SQLAlchemy QueuePool), which holds at most `max_connections`."""
+        self._pools.append((pool, max_connections))
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        if not self._pools:
+            return
+        service = _this_process.service
+        connections = GaugeMetricFamily("db_pool_connections", "Database connections of the pool, by state",
+                                        labels=["service", "state"])
+        capacity = GaugeMetricFamily("db_pool_max_connections", "Connections the pool may hold at most",
+                                     labels=["service"])
+        connections.add_metric([service, "in_use"], sum(pool.checkedout() for pool, _ in self._pools))
+        connections.add_metric([service, "idle"], sum(pool.checkedin() for pool, _ in self._pools))
+        capacity.add_metric([service], sum(most for _, most in self._pools))
+        yield connections
+        yield capacity
+
+
+DB_POOLS = DatabasePools()
+REGISTRY.register(DB_POOLS)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """The registry as the scraper asks: OpenMetrics (which carries the exemplars) when it accepts it, else Prometheus text."""
+    encode, content_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encode(REGISTRY), media_type=content_type)

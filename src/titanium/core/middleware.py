@@ -1,4 +1,4 @@
-"""The ASGI middleware every service runs: request id, body limit, metrics, access log.
+"""The ASGI middleware every service runs: request and trace ids, body limit, metrics, access log.
 
 Written as plain ASGI so that the FastAPI services and the Starlette gateway
 share it, and so that response bodies stream through untouched.
@@ -10,6 +10,8 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
@@ -17,9 +19,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from titanium.core import tracing
 from titanium.core.accesslog import AccessLog
-from titanium.core.metrics import RequestMetrics
+from titanium.core.metrics import RequestMetrics, declare_service
 
 REQUEST_ID_HEADER = "x-request-id"
+# The request's trace id on every answer, so that whoever holds an answer can
+# find its trace, its log lines and its exemplars. At the gateway it is the
+# gateway's, which every service behind shares.
+TRACE_ID_HEADER = b"x-trace-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Sent with every answer that does not set its own: pages load nothing but
 # their own assets (no CDN, no inline script), and are never framed.
@@ -57,17 +63,44 @@ def _incoming_request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-class _Shed:
-    path = "shed"  # the route label of a request refused for load (it never reached routing)
+class RouteLabel:
+    """What the metrics, span names and access lines call a request's route, when no router route says it.
+
+    Put in `scope["route"]`, as a router puts its route (the label is its `path`).
+    """
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
 
 
-SHED_ROUTE = _Shed()
+SHED_ROUTE = RouteLabel("shed")  # a request refused for load: it never reached routing
 
 
 def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if path is not None else "unmatched"
+
+
+def _route_labels(routes: Iterable[Any]) -> Iterator[tuple[str, str]]:
+    """The (method, route label) pairs an app's routes answer on, for the zero series.
+
+    An endpoint that labels its requests itself (the gateway's forwarder to
+    the blog) lists its labels as `route_labels`; a mount (static files)
+    answers GET and HEAD under its path.
+    """
+    for route in routes:
+        own_labels = getattr(getattr(route, "endpoint", None), "route_labels", None)
+        if own_labels is not None:
+            yield from own_labels
+            continue
+        path = getattr(route, "path", None)
+        if path is None or path in OPERATIONAL_PATHS:
+            continue
+        for method in getattr(route, "methods", None) or ("GET", "HEAD"):
+            yield method, path
 
 
 class RequestContextMiddleware:
@@ -83,6 +116,8 @@ class RequestContextMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":  # once, when every route has been added
+                declare_service(self.service, _route_labels(scope["app"].routes))
             await self.app(scope, receive, send)
             return
         request_id = _incoming_request_id(scope)
@@ -92,10 +127,11 @@ class RequestContextMiddleware:
 
         status = 500
         started = time.perf_counter()
+        trace_id = tracing.current_trace_id()
         operational = scope["path"] in OPERATIONAL_PATHS
         if not operational:
             if self.in_flight >= self.max_in_flight:
-                await self._shed(scope, send, request_id, started)
+                await self._shed(scope, send, request_id, trace_id, started)
                 return
             self.in_flight += 1
             self.metrics.in_flight.inc()
@@ -110,6 +146,10 @@ class RequestContextMiddleware:
                 present = {name.lower() for name, _ in headers}
                 headers += [header for header in SECURITY_HEADERS if header[0] not in present]
                 headers.append((b"x-request-id", request_id.encode()))
+                if trace_id is not None:
+                    if TRACE_ID_HEADER in present:  # a service's answer forwarded by the gateway: the gateway's own
+                        headers = [header for header in headers if header[0].lower() != TRACE_ID_HEADER]
+                    headers.append((TRACE_ID_HEADER, trace_id.encode()))
                 message["headers"] = headers
             await send(message)
 
@@ -119,17 +159,20 @@ class RequestContextMiddleware:
             if not operational:
                 self.in_flight -= 1
                 self.metrics.in_flight.dec()
-            self._record(scope, operational, status, time.perf_counter() - started)
+            self._record(scope, operational, status, time.perf_counter() - started, trace_id)
 
-    async def _shed(self, scope: Scope, send: Send, request_id: str, started: float) -> None:
+    async def _shed(self, scope: Scope, send: Send, request_id: str, trace_id: str | None, started: float) -> None:
         """Refuse at once: past the bound, waiting in line would only make every answer late."""
         body = b'{"detail":"the service is at capacity; retry shortly"}'
+        ids = [(b"x-request-id", request_id.encode())]
+        if trace_id is not None:
+            ids.append((TRACE_ID_HEADER, trace_id.encode()))
         await send({"type": "http.response.start", "status": 503, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"retry-after", RETRY_AFTER_SECONDS), (b"x-request-id", request_id.encode()), *SECURITY_HEADERS]})
+            (b"retry-after", RETRY_AFTER_SECONDS), *ids, *SECURITY_HEADERS]})
         await send({"type": "http.response.body", "body": body})
         scope["route"] = SHED_ROUTE
-        self._record(scope, False, 503, time.perf_counter() - started)
+        self._record(scope, False, 503, time.perf_counter() - started, trace_id)
 
     def _limited(self, scope: Scope, receive: Receive) -> Receive:
         """`receive`, refusing a body larger than the limit (announced or streamed)."""
@@ -151,12 +194,12 @@ class RequestContextMiddleware:
 
         return receive_limited
 
-    def _record(self, scope: Scope, operational: bool, status: int, seconds: float) -> None:
+    def _record(self, scope: Scope, operational: bool, status: int, seconds: float, trace_id: str | None) -> None:
         route = _route_template(scope)
         if operational:
             self.metrics.observe_probe(route, status)
         else:
-            self.metrics.observe(scope["method"], route, status, seconds)
+            self.metrics.observe(scope["method"], route, status, seconds, trace_id)
         level = _access_level(operational, status)
         self.access_log.write(level, {
             "method": scope["method"],

@@ -115,7 +115,11 @@ class AuthSettings(RedisSettings, TokenAudienceSettings):
     # PEM text of the Ed25519 signing key (from a Secret), or a file holding it.
     jwt_private_key: str | None = None
     jwt_private_key_file: Path | None = None
-    token_ttl_seconds: int = Field(default=3600, gt=0)
+    # An access token's life: short, since a revocation reaches the blog
+    # within a second but an unrevoked stolen token works until it expires.
+    token_ttl_seconds: int = Field(default=900, gt=0)
+    # A refresh token's life from its renewal (each renewal gives a new one).
+    refresh_token_ttl_seconds: int = Field(default=30 * 86400, gt=0)
     # Login attempts (OWASP's authentication guidance): from one address;
     # for one username from one address; and failed ones for one username
     # from anywhere, a slower bound that, once spent, lets in only addresses

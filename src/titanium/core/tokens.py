@@ -1,8 +1,10 @@
-"""Access tokens: Ed25519-signed JWTs, and the public keys as a JWKS.
+"""Access tokens: Ed25519-signed JWTs, and the public keys as a JWKS; refresh tokens.
 
 The auth service signs with the private key; any service verifies with the
 public key it fetched (and cached) from the auth service's JWKS, so checking
-a token costs no call to auth.
+a token costs no call to auth. An access token lives minutes; the refresh
+token that renews it is an opaque random string, stored only as its hash
+(docs/adr/0010-revocable-tokens.md).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -78,18 +81,22 @@ class TokenIssuer:
     def jwk(self) -> dict[str, Any]:
         return public_jwk(self.private_key.public_key())
 
-    def issue(self, user_id: int, username: str) -> str:
-        now = int(time.time())
-        claims = {
+    def issue(self, user_id: int, username: str, session_id: str | None = None) -> str:
+        now = time.time()
+        claims: dict[str, Any] = {
             "sub": str(user_id),
             "user_id": user_id,
             "username": username,
             "iss": self.issuer,
             "aud": self.audience,
-            "iat": now,
-            "exp": now + self.ttl_seconds,
+            # To the millisecond: "tokens issued before a password change are
+            # void" must not take in a token issued just after it, in the same second.
+            "iat": round(now, 3),
+            "exp": int(now) + self.ttl_seconds,
             "jti": uuid.uuid4().hex,
         }
+        if session_id is not None:
+            claims["sid"] = session_id  # the refresh family: logging out ends it
         return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.jwk["kid"]})
 
 
@@ -116,12 +123,29 @@ def verify(token: str, keys: dict[str, Any], issuer: str, audience: str) -> dict
         raise TokenError("token expired") from exc
     except jwt.InvalidTokenError as exc:
         raise TokenError(f"invalid token: {exc}") from exc
-    # Signed by our key, but the services act on these claims: a token with
-    # a user id that is not a number is refused here, not failed on later.
-    user_id, username = claims.get("user_id"), claims.get("username")
-    if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id < 1 or not isinstance(username, str):
-        raise TokenError("invalid token: user_id must be a positive integer and username a string")
+    check_claim_types(claims)
     return claims
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_claim_types(claims: dict[str, Any]) -> None:
+    """Signed by our key, but the services act on these claims: one of the wrong type is refused here, not failed on later."""
+    user_id = claims.get("user_id")
+    if not isinstance(user_id, int) or isinstance(user_id, bool) or not 1 <= user_id < 2**63:
+        raise TokenError("invalid token: user_id must be a positive integer")
+    if claims.get("sub") != str(user_id):
+        raise TokenError("invalid token: sub must be the user id")
+    if not isinstance(claims.get("username"), str) or not claims["username"]:
+        raise TokenError("invalid token: username must be a string")
+    if not (_is_number(claims.get("exp")) and _is_number(claims.get("iat"))):
+        raise TokenError("invalid token: exp and iat must be numbers")
+    if not isinstance(claims.get("jti"), str) or not claims["jti"]:
+        raise TokenError("invalid token: jti must be a string")
+    if "sid" in claims and (not isinstance(claims["sid"], str) or not claims["sid"]):
+        raise TokenError("invalid token: sid must be a string")
 
 
 class UnknownKeyError(TokenError):
@@ -134,6 +158,16 @@ def keys_from_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
         if jwk.get("kty") == "OKP" and jwk.get("kid"):
             keys[jwk["kid"]] = OKPAlgorithm.from_jwk(jwk)
     return keys
+
+
+def new_refresh_token() -> str:
+    """An opaque refresh token: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def refresh_token_hash(token: str) -> str:
+    """What is stored of a refresh token. A fast hash suffices: the token is random, not a guessable password."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -4,7 +4,7 @@ Every service always takes part in W3C trace context (it continues the
 caller's `traceparent` and passes it on), so trace ids link the JSON logs of
 all services even with no collector. Spans are exported over OTLP/HTTP when
 the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set,
-e.g. to Jaeger or an OpenTelemetry Collector; `OTEL_TRACES_SAMPLER` and
+e.g. to an OpenTelemetry Collector; `OTEL_TRACES_SAMPLER` and
 `OTEL_TRACES_SAMPLER_ARG` choose how many traces are kept.
 """
 
@@ -182,6 +182,12 @@ def name_server_span(method: str, route: str, request_id: str) -> None:
         span.update_name(f"{method} {route}")
         span.set_attribute("http.route", route)
         span.set_attribute("titanium.request_id", request_id)
+
+
+def current_trace_id() -> str | None:
+    """The current trace id as 32 hex digits (the W3C form), or None outside a trace."""
+    span_context = trace.get_current_span().get_span_context()
+    return format(span_context.trace_id, "032x") if span_context.is_valid else None
 
 
 def current_trace_ids() -> dict[str, str]:

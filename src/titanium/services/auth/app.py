@@ -2,7 +2,8 @@
 
 It holds no accounts: it asks the users service whether a password is right,
 then signs a token with its private key. Anyone can check a token with the
-public key it publishes at `/auth/jwks`.
+public key it publishes at `/auth/jwks`, and whether it was revoked with the
+list it publishes at `/auth/revocations` (sessions.py).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from fastapi.responses import JSONResponse
 
 from titanium.core import tokens
 from titanium.core.app import add_routes, create_app
-from titanium.core.http import http_client, propagated_headers
+from titanium.core.http import SAFE_TO_RESEND, http_client, propagated_headers
 from titanium.core.logging import get_logger
-from titanium.core.metrics import UPSTREAM_ERRORS
+from titanium.core.metrics import UPSTREAM_ERRORS, failure_reason
 from titanium.core.ratelimit import RateLimiter, parse_limit
+from titanium.core.revocation import RevocationList, RevocationsUnavailable
 from titanium.core.settings import AuthSettings
+from titanium.services.auth import sessions
 from titanium.services.auth.schemas import LoginRequest
+from titanium.services.auth.sessions import failed as _failed
 
 log = get_logger(__name__)
 router = APIRouter()
@@ -34,11 +38,23 @@ class Auth:
                  limiter: RateLimiter) -> None:
         self.settings = settings
         self.issuer = issuer
+        self.keys = {issuer.jwk["kid"]: issuer.private_key.public_key()}
         self.users = users
         self.limiter = limiter
+        self.revocations = RevocationList(self._fetch_revocations)
         self.per_address = parse_limit(settings.login_rate_limit_per_address)
         self.per_username_and_address = parse_limit(settings.login_rate_limit_per_username_and_address)
         self.failures_per_username = parse_limit(settings.login_rate_limit_per_username)
+
+    async def refusal(self, username: str, request: Request) -> JSONResponse | None:
+        """The 429 a password attempt for `username` from this request's address gets, if any."""
+        return await _refusal(self, username, client_address(request))
+
+    async def _fetch_revocations(self, after: int) -> dict[str, Any]:
+        answer = await self.users.get("/internal/revocations", params={"after": after})
+        answer.raise_for_status()
+        result: dict[str, Any] = answer.json()
+        return result
 
 
 # An address that signed in as a user is remembered this long: spent once, this limit marks it known.
@@ -58,11 +74,6 @@ def client_address(request: Request) -> str:
     if forwarded:
         return forwarded.rsplit(",", 1)[-1].strip()
     return request.client.host if request.client else "unknown"
-
-
-def _failed(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    # "status"/"message" are the seed's login shape; "detail" is every error's.
-    return JSONResponse({"status": "failed", "message": message, "detail": message}, status_code, headers)
 
 
 def _too_many(message: str, retry_after: int) -> JSONResponse:
@@ -91,30 +102,23 @@ async def login(credentials: LoginRequest, request: Request, service: AuthDep) -
     if (refused := await _refusal(service, username, address)) is not None:
         return refused
     try:
+        # A check changes nothing: another users process may answer it if the first died with it.
         answer = await service.users.post("/internal/credentials/verify", json=credentials.model_dump(),
-                                          headers=propagated_headers(request))
+                                          headers=propagated_headers(request), extensions={SAFE_TO_RESEND: True})
     except httpx.HTTPError as exc:
-        UPSTREAM_ERRORS.labels("auth", "users", type(exc).__name__).inc()
+        UPSTREAM_ERRORS.labels("auth", "users", failure_reason(exc)).inc()
         log.error("users service unreachable", error=repr(exc))
         return JSONResponse({"detail": "login is unavailable right now; try again shortly"}, 503)
     if answer.status_code == 401:
         await service.limiter.hit(service.failures_per_username, "login-failures", username)
         return _failed(401, "invalid username or password")
     if answer.status_code != 200:
-        UPSTREAM_ERRORS.labels("auth", "users", f"status_{answer.status_code}").inc()
+        UPSTREAM_ERRORS.labels("auth", "users", "bad_status").inc()
         log.error("users service failed the credential check", status=answer.status_code)
         return JSONResponse({"detail": "login is unavailable right now; try again shortly"}, 503)
     user = answer.json()
     await service.limiter.hit(KNOWN_ADDRESS, "login-known", username, address)
-    token = service.issuer.issue(user["id"], user["username"])
-    return JSONResponse({
-        "status": "success",
-        "token": token,
-        "access_token": token,
-        "token_type": "bearer",
-        "expires_in": service.settings.token_ttl_seconds,
-        "user": {"id": user["id"], "username": user["username"]},
-    })
+    return JSONResponse(await sessions.new_session(service, request, user["id"], user["username"]))
 
 
 @router.get("/auth/verify")
@@ -122,10 +126,11 @@ async def verify(request: Request, service: AuthDep) -> JSONResponse:
     token = tokens.bearer_token(request.headers.get("authorization"))
     if token is None:
         return _failed(400, "an 'Authorization: Bearer <token>' header is required")
-    issuer = service.issuer
     try:
-        claims = tokens.verify(token, {issuer.jwk["kid"]: issuer.private_key.public_key()},
-                               issuer.issuer, issuer.audience)
+        claims = tokens.verify(token, service.keys, service.issuer.issuer, service.issuer.audience)
+        await service.revocations.check(claims)
+    except RevocationsUnavailable:
+        return _failed(503, sessions.UNAVAILABLE, {"Retry-After": "1"})
     except tokens.TokenError as exc:
         return _failed(401, str(exc), {"WWW-Authenticate": "Bearer"})
     return JSONResponse({"status": "success", "data": claims})
@@ -154,8 +159,7 @@ def build(settings: AuthSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with http_client(1.0, 5.0) as client:
-            client.base_url = httpx.URL(settings.users_url)
+        async with http_client(1.0, 5.0, base_url=settings.users_url) as client:
             app.state.auth = Auth(settings, issuer, client, limiter)
             yield
 
@@ -165,4 +169,5 @@ def build(settings: AuthSettings | None = None) -> FastAPI:
     app = create_app("auth", settings, app_class=FastAPI, lifespan=lifespan, soft_checks=soft_checks,
                      title="Titanium auth", docs_url=None, redoc_url=None)
     add_routes(app, router)
+    add_routes(app, sessions.router)
     return app

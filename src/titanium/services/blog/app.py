@@ -16,15 +16,17 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BeforeValidator
 
-from titanium.core import tokens
 from titanium.core.app import add_routes, create_app
 from titanium.core.cache import CachedNamespace, build_cache
 from titanium.core.database import create_engine, ping, warm_pool
 from titanium.core.errors import install_database_error_handler
 from titanium.core.http import http_client
-from titanium.core.jwks import JWKSVerifier, KeysUnavailable
+from titanium.core.idempotency import build_key_store, protect
+from titanium.core.jwks import JWKSVerifier
+from titanium.core.revocation import RevocationList
 from titanium.core.settings import BlogSettings
 from titanium.services.blog import families
+from titanium.services.blog.authn import TokenChecker, claims_of, revocations_from_auth
 from titanium.services.blog.families import ALL_LISTS, CATEGORIES
 from titanium.services.blog.pages import pages
 from titanium.services.blog.repository import BlogRepository, CategoryRef, ConcurrentChange, Ownership, UnknownCategory
@@ -48,7 +50,7 @@ api = APIRouter(prefix="/blog/api")
 class Blog:
     """What the routes need, made once at start-up."""
 
-    def __init__(self, repository: BlogRepository, cache: CachedNamespace, verifier: JWKSVerifier) -> None:
+    def __init__(self, repository: BlogRepository, cache: CachedNamespace, verifier: TokenChecker) -> None:
         self.repository = repository
         self.cache = cache
         self.verifier = verifier
@@ -63,17 +65,8 @@ BlogDep = Annotated[Blog, Depends(blog)]
 
 
 async def current_user(request: Request, service: BlogDep) -> dict[str, Any]:
-    """The claims of the caller's token; 401 when it has none we accept."""
-    token = tokens.bearer_token(request.headers.get("authorization"))
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if token is None:
-        raise HTTPException(401, "a bearer token is required (POST /api/login gives one)", challenge)
-    try:
-        return await service.verifier.verify(token)
-    except KeysUnavailable:
-        raise HTTPException(503, "tokens cannot be checked right now; try again shortly") from None
-    except tokens.TokenError as exc:
-        raise HTTPException(401, str(exc), challenge) from None
+    """The claims of the caller's token; 401 when it has none we accept, or it was revoked (authn.py)."""
+    return await claims_of(request, service.verifier)
 
 
 User = Annotated[dict[str, Any], Depends(current_user)]
@@ -181,23 +174,36 @@ async def _concurrent_change(_request: Request, _exc: Exception) -> JSONResponse
     return JSONResponse({"detail": "the post met a concurrent change; please try again"}, 409)
 
 
+async def _writer(request: Request) -> str | None:
+    """Whose Idempotency-Keys a write's key is among: its writer's (None when the route will refuse the token)."""
+    try:
+        user = await current_user(request, request.app.state.blog)
+    except HTTPException:
+        return None
+    return f"user:{user['user_id']}"
+
+
 def build(settings: BlogSettings | None = None) -> FastAPI:
     settings = settings or BlogSettings()
     assert settings.blog_database_url is not None
     engine = create_engine(settings.blog_database_url, settings.database_pool_size)
     repository = BlogRepository(engine)
     cache = build_cache(settings.redis_url, settings.redis_prefix, settings.cache_ttl_seconds)
+    idempotency_keys = build_key_store(settings.redis_url, settings.redis_prefix)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await warm_pool(engine)
-        async with http_client(1.0, 3.0) as client:
-            verifier = JWKSVerifier(settings.auth_url, client, settings.jwt_issuer, settings.jwt_audience,
-                                    settings.jwks_cache_seconds)
+        async with http_client(1.0, 3.0, base_url=settings.auth_url) as client:
+            # The client's base URL is auth's first process; it sends each call to the next one in turn.
+            auth_url = str(client.base_url)
+            keys = JWKSVerifier(auth_url, client, settings.jwt_issuer, settings.jwt_audience, settings.jwks_cache_seconds)
+            verifier = TokenChecker(keys, RevocationList(revocations_from_auth(client, auth_url)))
             app.state.blog = Blog(repository, CachedNamespace(cache, "blog", settings.cache_ttl_seconds, "blog"),
                                   verifier)
             yield
         await cache.close()
+        await idempotency_keys.close()
         await engine.dispose()
 
     async def checks() -> dict[str, bool]:
@@ -215,6 +221,7 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
                      docs_url=None, redoc_url=None, openapi_url="/blog/api/openapi.json")
     install_database_error_handler(app)
     add_routes(app, api)
+    protect(app, (create_post, update_post, delete_post), "blog", idempotency_keys, _writer)
     app.add_exception_handler(UnknownCategory, _unknown_category)
     app.add_exception_handler(ConcurrentChange, _concurrent_change)
     app.mount("/blog/static", StaticFiles(directory=WEB_DIR / "static"), name="blog-static")

@@ -2,8 +2,11 @@
 
 `/api/stats` asks every service for its `/status` at once, with a short
 timeout: a service that does not answer is shown "offline", it does not hold
-the page up. Each entry also carries the service's golden signals
-("signals"), which a background task gathers from every service's
+the page up. A service run as several processes (its TITANIUM_<SERVICE>_URL
+lists one URL each) is asked at every one: "online" when all are, "offline"
+when none answers, "degraded" in between, with how many answer in
+`replicas`. Each entry also carries the service's golden signals
+("signals"), which a background task gathers from every process's
 `/metrics` (see `signals.py`).
 
 What the public page may not show is left out: the gateway's upstream
@@ -31,20 +34,24 @@ from starlette.staticfiles import StaticFiles
 
 from titanium.core.app import create_app
 from titanium.core.http import http_client, propagated_headers
-from titanium.core.metrics import UPSTREAM_ERRORS
+from titanium.core.metrics import UPSTREAM_ERRORS, failure_reason
 from titanium.core.settings import DashboardSettings
+from titanium.core.topology import replica_urls
 from titanium.services.dashboard.signals import Scraper
 
 WEB_DIR = Path(__file__).parent / "web"
 # Figures that name internal addresses: never in /stats.
 INTERNAL_FIELDS = frozenset({"upstreams"})
 # Figures that only the platform's own tools (asking the dashboard directly) get.
-PRIVATE_FIELDS = frozenset({"pid"})
+PRIVATE_FIELDS = frozenset({"pid", "pids"})
 
 
-def _upstreams(settings: DashboardSettings) -> dict[str, str]:
-    return {"gateway": settings.gateway_url, "users": settings.users_url, "auth": settings.auth_url,
+def _upstreams(settings: DashboardSettings) -> dict[str, list[str]]:
+    """Each service's processes: the base URL of each."""
+    urls = {"gateway": settings.gateway_url, "users": settings.users_url, "auth": settings.auth_url,
             "blog": settings.blog_url}
+    # An empty setting stays one (unreachable) address: the service is shown offline, not left out.
+    return {name: replica_urls(value) or [value] for name, value in urls.items()}
 
 
 def _public(entry: dict[str, Any], forwarded: bool) -> dict[str, Any]:
@@ -58,20 +65,58 @@ async def _status_of(client: httpx.AsyncClient, name: str, base_url: str, header
         answer.raise_for_status()
         return answer.json()
     except (httpx.HTTPError, ValueError) as exc:
-        UPSTREAM_ERRORS.labels("dashboard", name, type(exc).__name__).inc()
+        UPSTREAM_ERRORS.labels("dashboard", name, failure_reason(exc)).inc()
         return {"service": name, "service_status": "offline", "error": type(exc).__name__}
+
+
+def _merged_checks(answers: list[dict[str, Any]]) -> dict[str, str]:
+    """Each check as "ok" only where every process that answered says so."""
+    checks: dict[str, str] = {}
+    for answer in answers:
+        for check, result in (answer.get("checks") or {}).items():
+            checks[check] = "ok" if result == "ok" and checks.get(check, "ok") == "ok" else "error"
+    return checks
+
+
+def combined_status(answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """One service's entry from the `/status` of each of its processes.
+
+    A process that answers counts as online in `replicas`, degraded or not.
+    The figures are one answering process's (all read the same database),
+    an online one's if there is one.
+    """
+    answering = [answer for answer in answers if answer.get("service_status") != "offline"]
+    online = [answer for answer in answering if answer.get("service_status") == "online"]
+    if not answering:
+        status = "offline"
+    elif len(online) == len(answers):
+        status = "online"
+    else:
+        status = "degraded"
+    entry = {**(online or answering or answers)[0], "service_status": status,
+             "replicas": {"total": len(answers), "online": len(answering)}}
+    if len(answers) > 1:
+        if answering:
+            entry["checks"] = _merged_checks(answering)
+        entry["pids"] = [answer.get("pid") for answer in answers]
+    return entry
+
+
+async def _service_status(client: httpx.AsyncClient, name: str, base_urls: list[str],
+                          headers: dict[str, str]) -> dict[str, Any]:
+    answers = await asyncio.gather(*(_status_of(client, name, url, headers) for url in base_urls))
+    return combined_status(list(answers))
 
 
 async def stats(request: Request) -> JSONResponse:
     """One entry per service: its status ("online", "degraded", "offline") and figures."""
-    settings: DashboardSettings = request.app.state.settings
     client: httpx.AsyncClient = request.app.state.client
     scraper: Scraper = request.app.state.scraper
-    others = _upstreams(settings)
+    others: dict[str, list[str]] = request.app.state.upstreams
     headers = propagated_headers(request)
-    answers = await asyncio.gather(*(_status_of(client, name, url, headers) for name, url in others.items()))
+    answers = await asyncio.gather(*(_service_status(client, name, urls, headers) for name, urls in others.items()))
     result = dict(zip(others, answers, strict=True))
-    result["dashboard"] = await request.app.state.status_snapshot()
+    result["dashboard"] = combined_status([await request.app.state.status_snapshot()])
     forwarded = "x-forwarded-for" in request.headers  # through the gateway: a person's request
     now = time.time()
     return JSONResponse({name: {**_public(entry, forwarded), "signals": scraper.snapshot(name, now)}
@@ -85,13 +130,15 @@ async def page(_request: Request) -> FileResponse:
 def build(settings: DashboardSettings | None = None) -> Starlette:
     """The dashboard on Starlette alone: two routes and static files need nothing of FastAPI (5 MB a process)."""
     settings = settings or DashboardSettings()
+    upstreams = _upstreams(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with http_client(settings.upstream_connect_timeout, settings.upstream_read_timeout) as client:
             app.state.client = client
+            app.state.upstreams = upstreams
             # The dashboard reads its own figures from its registry (None): no request to count.
-            scraper = Scraper(client, {**_upstreams(settings), "dashboard": None})
+            scraper = Scraper(client, {**upstreams, "dashboard": None})
             app.state.scraper = scraper
             task = asyncio.create_task(scraper.run(), name="metrics-scraper")
             try:

@@ -13,10 +13,16 @@ the probe and scrape routes (`/metrics`, `/health`, `/health/ready`,
 service counts them, and the scrape itself is taken out of the in-flight
 gauge when the service counts it.
 
-A restarted service (its counters start again from zero) is handled as
-Prometheus' `rate` does: the new process's counts are the interval's delta.
-A scrape that fails leaves a gap in the series, and the service's signals
-are marked stale, with the time of the last good scrape.
+A service run as several processes (replicas) is scraped at each of them,
+and its signals are theirs combined as a `sum by (service)` would: rates,
+errors, CPU, memory and requests in flight summed, latency quantiles from
+the sum of their histograms' bucket counts. Each process is its own series
+for the deltas: a restarted one (its counters start again from zero) is
+handled as Prometheus' `rate` does, the new process's counts being the
+interval's delta. A process that fails to scrape is left out of the round
+(and named in `replicas`); when every one fails, the round leaves a gap in
+the series and the signals are marked stale, with the time of the last
+good scrape.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import math
 import time
 from array import array
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,12 +235,53 @@ def interval_between(before: Sample, after: Sample) -> Interval | None:
     cpu = None
     if after.cpu_seconds is not None and base.cpu_seconds is not None:
         cpu = after.cpu_seconds - base.cpu_seconds
-    values = _values(seconds, requests, client_errors, server_errors, after.bounds, buckets, cpu)
-    values.update(t=round(after.t, 3), inflight=None if after.in_flight is None else round(after.in_flight),
-                  rss=None if after.rss_bytes is None else int(after.rss_bytes))
+    return _interval(after.t, seconds, requests, client_errors, server_errors, after.bounds, buckets, cpu,
+                     after.in_flight, after.rss_bytes)
+
+
+def _interval(t: float, seconds: float, requests: float, client_errors: float, server_errors: float,
+              bounds: tuple[float, ...], buckets: tuple[float, ...], cpu_seconds: float | None,
+              in_flight: float | None, rss_bytes: float | None) -> Interval:
+    values = _values(seconds, requests, client_errors, server_errors, bounds, buckets, cpu_seconds)
+    values.update(t=round(t, 3), inflight=None if in_flight is None else round(in_flight),
+                  rss=None if rss_bytes is None else int(rss_bytes))
     row = tuple(values[name] for name in FIELDS)
-    return Interval(after.t, seconds, requests, client_errors, server_errors, after.bounds, buckets, cpu,
-                    after.in_flight, after.rss_bytes, row)
+    return Interval(t, seconds, requests, client_errors, server_errors, bounds, buckets, cpu_seconds,
+                    in_flight, rss_bytes, row)
+
+
+def _total(values: Iterable[float | None]) -> float | None:
+    """The sum of the values known; None when none is."""
+    known = [value for value in values if value is not None]
+    return sum(known) if known else None
+
+
+def combined(steps: Sequence[Interval]) -> Interval:
+    """One interval of a service from its processes' intervals of the same round.
+
+    Counts are summed at each process's own rate: a process back after
+    failed scrapes brings its average over the gap (its interval is longer),
+    scaled to the round's length. Latency comes from the summed bucket
+    counts (the processes share the same buckets: the same code); a process
+    whose histogram has other bounds (none yet) adds no latency.
+    """
+    if len(steps) == 1:
+        return steps[0]
+    seconds = min(step.seconds for step in steps)
+    scale = [seconds / step.seconds for step in steps]
+    bounds = next((step.bounds for step in steps if step.bounds), ())
+    buckets = [0.0] * len(bounds)
+    for step in steps:
+        if step.bounds == bounds:
+            buckets = [total + count for total, count in zip(buckets, step.buckets, strict=True)]
+    return _interval(
+        max(step.t for step in steps), seconds,
+        sum(step.requests * k for step, k in zip(steps, scale, strict=True)),
+        sum(step.client_errors * k for step, k in zip(steps, scale, strict=True)),
+        sum(step.server_errors * k for step, k in zip(steps, scale, strict=True)),
+        bounds, tuple(buckets),
+        _total(None if step.cpu_seconds is None else step.cpu_seconds * k for step, k in zip(steps, scale, strict=True)),
+        _total(step.in_flight for step in steps), _total(step.rss_bytes for step in steps))
 
 
 def _gap(t: float) -> tuple[float | None, ...]:
@@ -298,46 +345,78 @@ def _column(name: str, values: list[float | None]) -> list[float | None] | list[
 
 @dataclass
 class ServiceSignals:
-    """One service's last 15 minutes, one row per scrape interval (a row of None where a scrape failed)."""
+    """One service's last 15 minutes, one row per scrape interval (a row of None where every scrape failed)."""
 
     name: str
     interval: float = SCRAPE_INTERVAL
     history_seconds: float = HISTORY_SECONDS
-    previous: Sample | None = None
-    last_scrape: float | None = None  # wall clock of the last good scrape
-    last_error: str | None = None  # why the last scrape failed; None once one succeeds
+    replicas: int = 1  # the service's processes, each scraped on its own
+    last_scrape: float | None = None  # wall clock of the last round where some process answered
+    last_error: str | None = None  # why the last round failed at every process; None once one answers
+    # Per process: its last good sample (the baseline of its next delta), and why its last scrape failed.
+    previous: list[Sample | None] = field(init=False)
+    replica_errors: list[str | None] = field(init=False)
     rows: Rows = field(init=False)
     # The intervals of the current window only (their bucket deltas are tuples).
     intervals: deque[Interval] = field(init=False)
     _snapshot: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        self.previous = [None] * self.replicas
+        self.replica_errors = [None] * self.replicas
         # Bounded by count as well as by time (a clock set back must not let them grow).
         self.rows = Rows(int(self.history_seconds / self.interval) + 2)
         self.intervals = deque(maxlen=int(CURRENT_WINDOW_SECONDS / self.interval) + 2)
 
     def record(self, sample: Sample) -> None:
-        if self.previous is not None and (step := interval_between(self.previous, sample)) is not None:
-            self.rows.append(step.row)
-            self.intervals.append(step)
-        self.previous = sample
-        self.last_scrape = sample.t
-        self.last_error = None
-        self._forget_before(sample.t)
+        """A good scrape of a service of one process."""
+        self.record_round(sample.t, [sample])
 
     def record_failure(self, t: float, reason: str) -> None:
-        """A failed scrape: a gap in the series, and stale until a scrape succeeds.
+        """A failed scrape of a service of one process."""
+        self.record_round(t, [reason] * self.replicas)
 
-        The last good sample stays the baseline: the first good scrape after
-        the gap gives the averages over it (a restart in between is seen by
-        its process start time, and counted from zero).
+    def record_round(self, t: float, results: Sequence[Sample | str]) -> None:
+        """One round: each process's sample, or why its scrape failed (in the order of `replicas`).
+
+        The processes that answered make the round's row. When none did, the
+        round is a gap in the series, and the service is stale until one
+        answers. A process's last good sample stays its baseline: its first
+        good scrape after failures gives its averages over them (a restart in
+        between is seen by its process start time, and counted from zero).
         """
-        if self.last_error is None and self.last_scrape is not None:  # not while the platform starts
-            log.warning("metrics scrape failed", upstream=self.name, reason=reason)
-        if not self.rows or self.rows.last()[1:] != _gap(t)[1:]:
-            self.rows.append(_gap(t))
-        self.last_error = reason
+        steps = []
+        for replica, result in enumerate(results):
+            if isinstance(result, str):
+                self._replica_failed(replica, result)
+                continue
+            self._replica_answered(replica)
+            before = self.previous[replica]
+            if before is not None and (step := interval_between(before, result)) is not None:
+                steps.append(step)
+            self.previous[replica] = result
+        if any(error is None for error in self.replica_errors):
+            if steps:
+                step = combined(steps)
+                self.rows.append(step.row)
+                self.intervals.append(step)
+            self.last_scrape = t
+            self.last_error = None
+        else:
+            if not self.rows or self.rows.last()[1:] != _gap(t)[1:]:
+                self.rows.append(_gap(t))
+            self.last_error = next(error for error in self.replica_errors if error is not None)
         self._forget_before(t)
+
+    def _replica_failed(self, replica: int, reason: str) -> None:
+        if self.replica_errors[replica] is None and self.previous[replica] is not None:  # not while it starts
+            log.warning("metrics scrape failed", upstream=self.name, replica=replica, reason=reason)
+        self.replica_errors[replica] = reason
+
+    def _replica_answered(self, replica: int) -> None:
+        if self.replica_errors[replica] is not None and self.previous[replica] is not None:
+            log.info("metrics scrape succeeds again", upstream=self.name, replica=replica)
+        self.replica_errors[replica] = None
 
     def _forget_before(self, now: float) -> None:
         self.rows.drop_before(now - self.history_seconds)
@@ -385,40 +464,48 @@ class ServiceSignals:
                 "current": self.current(),
                 "series": {name: _column(name, self.rows.column(i)) for i, name in enumerate(FIELDS)},
             }
+        failed = [error for error in self.replica_errors if error is not None]
         return {
             **self._snapshot,
             "stale": self.stale(now),
             "last_scrape": None if self.last_scrape is None else round(self.last_scrape, 3),
             "last_error": self.last_error,
+            # How many processes the figures are from, and why the others' last scrape failed.
+            "replicas": {"total": self.replicas, "scraped": self.replicas - len(failed), "errors": failed},
             "generated_at": round(now, 3),
         }
 
 
 class Scraper:
-    """Scrapes every service's /metrics every `interval` seconds; one `ServiceSignals` per service."""
+    """Scrapes every process of every service every `interval` seconds; one `ServiceSignals` per service."""
 
-    def __init__(self, client: httpx.AsyncClient, urls: Mapping[str, str | None], interval: float = SCRAPE_INTERVAL,
-                 history_seconds: float = HISTORY_SECONDS) -> None:
-        """`urls`: service name -> base URL; None for this process (read from its own registry)."""
+    def __init__(self, client: httpx.AsyncClient, urls: Mapping[str, Sequence[str] | None],
+                 interval: float = SCRAPE_INTERVAL, history_seconds: float = HISTORY_SECONDS) -> None:
+        """`urls`: service name -> the base URL of each of its processes; None for this process (its own registry)."""
         self.client = client
-        self.urls = {name: None if url is None else url.rstrip("/") + "/metrics" for name, url in urls.items()}
+        self.urls = {name: None if bases is None else [base.rstrip("/") + "/metrics" for base in bases]
+                     for name, bases in urls.items()}
         self.interval = interval
-        self.services = {name: ServiceSignals(name, interval, history_seconds) for name in urls}
+        self.services = {name: ServiceSignals(name, interval, history_seconds, replicas=len(bases or [None]))
+                         for name, bases in urls.items()}
 
     async def scrape_once(self) -> None:
-        await asyncio.gather(*(self._scrape(name, url) for name, url in self.urls.items()))
+        await asyncio.gather(*(self._scrape(name, urls) for name, urls in self.urls.items()))
 
-    async def _scrape(self, name: str, url: str | None) -> None:
-        signals = self.services[name]
+    async def _scrape(self, name: str, urls: list[str] | None) -> None:
         t, mono = time.time(), time.monotonic()
+        if urls is None:
+            results: list[Sample | str] = [own_sample(t, mono)]
+        else:
+            results = list(await asyncio.gather(*(self._sample(url, t, mono) for url in urls)))
+        self.services[name].record_round(t, results)
+
+    async def _sample(self, url: str, t: float, mono: float) -> Sample | str:
+        """One process's sample, or why it could not be had."""
         try:
-            sample = own_sample(t, mono) if url is None else parse_exposition(await self._get(url), t, mono)
+            return parse_exposition(await self._get(url), t, mono)
         except (httpx.HTTPError, ValueError) as exc:
-            signals.record_failure(t, type(exc).__name__)
-            return
-        if signals.last_error is not None and signals.last_scrape is not None:
-            log.info("metrics scrape succeeds again", upstream=name)
-        signals.record(sample)
+            return type(exc).__name__
 
     async def _get(self, url: str) -> str:
         # A scrape is no one's request: it starts no trace (each would be an orphan client span).

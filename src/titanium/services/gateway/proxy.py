@@ -19,9 +19,10 @@ from yarl import URL
 
 from titanium.core.errors import error_response
 from titanium.core.logging import get_logger
-from titanium.core.metrics import UPSTREAM_ERRORS
+from titanium.core.metrics import UPSTREAM_ERRORS, failure_reason
 from titanium.core.middleware import BodyTooLarge, request_id_of
-from titanium.core.tracing import aiohttp_trace_configs, inject_context
+from titanium.core.tracing import aiohttp_trace_configs, inject_context, untraced
+from titanium.services.gateway.balancer import ReadyCheck, Upstream
 
 log = get_logger(__name__)
 
@@ -38,9 +39,12 @@ _NOT_RETURNED = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b
 BUFFERED_ANSWER_BYTES = 256 * 1024
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 _WITHOUT_BODY = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+IDEMPOTENCY_KEY = b"idempotency-key"
 # Errors after which no answer came: a kept-alive connection the service
 # closed (it restarted, or dropped idle connections) shows as one of these.
-_RETRYABLE = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+_BROKEN_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+# Errors before the request left: no connection was made.
+_NEVER_REACHED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -88,49 +92,89 @@ def upstream_session(connect_timeout: float, read_timeout: float, max_connection
     )
 
 
-async def forward(session: aiohttp.ClientSession, scope: Scope, receive: Receive, send: Send, upstream: str,
-                  url: str, client: str) -> None:
-    """Send the service's answer at `url` (path and query, encoded) to the request from `client`.
+async def forward(session: aiohttp.ClientSession, scope: Scope, receive: Receive, send: Send, upstream: Upstream,
+                  path_and_query: str, client: str, *, safe_to_resend: bool = False) -> None:
+    """Send the answer of one of `upstream`'s processes at `path_and_query` (encoded) to the request from `client`.
+
+    `safe_to_resend`: the route's writes change nothing when answered twice.
 
     A JSON 413, 502, 503 or 504 when the service gives none.
     """
     body = _LimitedBody(scope, receive)
+    method = scope["method"]
+    # A write with an Idempotency-Key is as safe to send twice as a read: the
+    # service answers the second with the first's answer (core/idempotency.py).
+    resendable = safe_to_resend or method in _IDEMPOTENT or header(scope, IDEMPOTENCY_KEY) is not None
     try:
-        answer = await _send(session, scope["method"], URL(url, encoded=True), _request_headers(scope, client), body,
-                             upstream)
+        if resendable and method not in _WITHOUT_BODY:
+            await body.keep()
+        answer = await _send(session, method, upstream, path_and_query, _request_headers(scope, client), body,
+                             resendable)
     except (aiohttp.ClientError, TimeoutError, BodyTooLarge) as exc:
         if body.too_large is not None:  # the client's fault, however the sending failed
             await error_response(413, body.too_large.detail)(scope, receive, send)
         else:
-            await _upstream_failure(scope, upstream, exc)(scope, receive, send)
+            await _upstream_failure(scope, upstream.name, exc)(scope, receive, send)
         return
     try:
         # Raw pairs, not a dict: a repeated header (Set-Cookie) must stay repeated.
         headers = [(name.lower(), value) for name, value in answer.raw_headers if name.lower() not in _NOT_RETURNED]
         if answer.content_length is not None and answer.content_length <= BUFFERED_ANSWER_BYTES:
-            await _send_whole(answer, upstream, headers, scope, receive, send)
+            await _send_whole(answer, upstream.name, headers, scope, receive, send)
         else:
-            await _stream(answer, upstream, headers, send)
+            await _stream(answer, upstream.name, headers, send)
     finally:
         answer.release()
 
 
-async def _send(session: aiohttp.ClientSession, method: str, url: URL, headers: CIMultiDict[str],
-                body: _LimitedBody, upstream: str) -> aiohttp.ClientResponse:
-    """Send once; an idempotent request once more when a kept-alive connection turns out dead.
+async def _send(session: aiohttp.ClientSession, method: str, upstream: Upstream, path_and_query: str,
+                headers: CIMultiDict[str], body: _LimitedBody, resendable: bool) -> aiohttp.ClientResponse:
+    """Send to one process of the service, and to another when that one could not have acted on it.
 
-    A request that may have been acted on (POST, PATCH, DELETE) is never sent twice.
+    A refused connection means the request never reached the process: it goes
+    to the next process, whatever its method, and the refusing one is taken
+    out of service. A connection that broke (the process died with the
+    request in it, or had closed a kept-alive connection) is sent over again
+    only for a `resendable` request: a POST, PATCH or DELETE without an
+    Idempotency-Key may have been acted on.
     """
-    attempts = 2 if method in _IDEMPOTENT else 1
-    for attempt in range(1, attempts + 1):
+    candidates = upstream.candidates()
+    attempt, resent_after_break = 0, False
+    while True:
+        replica = candidates[attempt % len(candidates)]
         try:
-            return await session.request(method, url, headers=headers, allow_redirects=False,
-                                         data=body.stream() if body.present else None)
-        except _RETRYABLE as exc:
-            if isinstance(exc, aiohttp.ClientConnectorError) or attempt == attempts:
+            return await session.request(method, URL(replica.url + path_and_query, encoded=True), headers=headers,
+                                         allow_redirects=False, data=body.data())
+        except _NEVER_REACHED as exc:
+            upstream.take_out(replica, type(exc).__name__)
+            attempt += 1
+            if not body.can_be_sent_again or attempt >= len(candidates):
                 raise
-            log.info("retrying an idempotent request on a fresh connection", upstream=upstream, error=repr(exc))
-    raise AssertionError("unreachable")
+        except _BROKEN_CONNECTION as exc:
+            if not resendable or resent_after_break or not body.can_be_sent_again:
+                raise
+            resent_after_break, attempt = True, attempt + 1
+            log.info("resending a request that is safe to send twice", upstream=upstream.name, error=repr(exc))
+        except TimeoutError:
+            # A process that stopped answering (frozen, overloaded) gets no
+            # more requests until its readiness probe answers again.
+            upstream.take_out(replica, "timeout")
+            raise
+
+
+def readiness_check(session: aiohttp.ClientSession) -> ReadyCheck:
+    """Whether a process answers its readiness probe with a 200 within a second (an untraced call)."""
+    timeout = aiohttp.ClientTimeout(total=1.0)
+
+    async def is_ready(url: str) -> bool:
+        with untraced():
+            try:
+                async with session.get(url, timeout=timeout) as answer:
+                    return answer.status == 200
+            except (aiohttp.ClientError, TimeoutError):
+                return False
+
+    return is_ready
 
 
 class _LimitedBody:
@@ -144,8 +188,26 @@ class _LimitedBody:
         self._receive = receive
         self.present = scope["method"] not in _WITHOUT_BODY or header(scope, b"content-length") is not None
         self.too_large: BodyTooLarge | None = None
+        self.started = False  # once read from the client, the body can be sent again only if it was kept
+        self.kept: bytes | None = None
+
+    async def keep(self) -> None:
+        """Read the whole body now (it is within the size limit), so that it can be sent twice."""
+        if self.present:
+            self.kept = b"".join([chunk async for chunk in self.stream()])
+
+    @property
+    def can_be_sent_again(self) -> bool:
+        return not self.started or self.kept is not None
+
+    def data(self) -> bytes | AsyncIterator[bytes] | None:
+        """What aiohttp sends: the kept body, else the client's as it arrives."""
+        if self.kept is not None:
+            return self.kept
+        return self.stream() if self.present else None
 
     async def stream(self) -> AsyncIterator[bytes]:
+        self.started = True
         try:
             while True:
                 message = await self._receive()
@@ -179,7 +241,7 @@ async def _stream(answer: aiohttp.ClientResponse, upstream: str, headers: list[t
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     except (aiohttp.ClientError, TimeoutError) as exc:
         # The status line is gone already; all that is left is to cut the answer short.
-        UPSTREAM_ERRORS.labels("gateway", upstream, type(exc).__name__).inc()
+        UPSTREAM_ERRORS.labels("gateway", upstream, failure_reason(exc)).inc()
         log.warning("upstream failed mid-answer", upstream=upstream, error=repr(exc))
         raise
     await send({"type": "http.response.body", "body": b""})
@@ -187,8 +249,7 @@ async def _stream(answer: aiohttp.ClientResponse, upstream: str, headers: list[t
 
 def _upstream_failure(scope: Scope, upstream: str, exc: Exception) -> Response:
     """The 503, 504 or 502 for a service that gave no answer: a page for a browser's page request, else JSON."""
-    reason = type(exc).__name__
-    UPSTREAM_ERRORS.labels("gateway", upstream, reason).inc()
+    UPSTREAM_ERRORS.labels("gateway", upstream, failure_reason(exc)).inc()
     log.warning("upstream failed", upstream=upstream, error=repr(exc))
     if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
         status, detail, headers = 503, f"the {upstream} service is unavailable", {"Retry-After": "1"}

@@ -15,10 +15,13 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from titanium.core.app import add_routes, create_app
 from titanium.core.database import create_engine, ping, warm_pool
 from titanium.core.errors import install_database_error_handler
+from titanium.core.idempotency import MemoryKeyStore, protect
 from titanium.core.passwords import hash_password, limit_concurrent_hashes, needs_rehash, verify_password
 from titanium.core.settings import UsersSettings
+from titanium.services.users import token_routes
 from titanium.services.users.repository import AccountTaken, User, UserRepository
 from titanium.services.users.schemas import Credentials, NewUser, PublicUser
+from titanium.services.users.sessions import SessionRepository
 
 router = APIRouter()
 
@@ -63,6 +66,13 @@ async def verify_credentials(credentials: Credentials, users: Repository) -> Pub
     return _public(user)
 
 
+async def _registering_address(request: Request) -> str:
+    """Whose Idempotency-Keys a registration's key is among: its address's (the last hop the gateway added)."""
+    forwarded = request.headers.get("x-forwarded-for")
+    address = forwarded.rsplit(",", 1)[-1].strip() if forwarded else request.client.host if request.client else ""
+    return f"address:{address}"
+
+
 def build(settings: UsersSettings | None = None) -> FastAPI:
     settings = settings or UsersSettings()
     assert settings.users_database_url is not None
@@ -73,6 +83,7 @@ def build(settings: UsersSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.repository = users
+        app.state.sessions = SessionRepository(engine)
         await warm_pool(engine)
         yield
         await engine.dispose()
@@ -87,4 +98,7 @@ def build(settings: UsersSettings | None = None) -> FastAPI:
                      title="Titanium users", docs_url=None, redoc_url=None)
     install_database_error_handler(app)
     add_routes(app, router)
+    add_routes(app, token_routes.router)
+    # In this process's memory: the users service has no Redis (docs/adr/0009-idempotency-keys.md).
+    protect(app, (register,), "users", MemoryKeyStore(), _registering_address)
     return app

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from titanium.core.timestamps import utcnow
+from titanium.services.users.sessions import void_user_tokens
 from titanium.services.users.tables import users
 
 
@@ -56,6 +57,27 @@ class UserRepository:
         statement = update(users).where(users.c.id == user_id).values(password_hash=password_hash, updated_at=utcnow())
         async with self.engine.begin() as conn:
             await conn.execute(statement)
+
+    async def by_id(self, user_id: int) -> User | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(users).where(users.c.id == user_id))).one_or_none()
+        return _user(row) if row else None
+
+    async def change_password(self, user_id: int, password_hash: str, revoke_until: float) -> None:
+        """The new password, and every token of the user issued until now void: in one transaction."""
+        async with self.engine.begin() as conn:
+            await conn.execute(update(users).where(users.c.id == user_id)
+                               .values(password_hash=password_hash, updated_at=utcnow()))
+            await void_user_tokens(conn, user_id, revoke_until, deleted=False)
+
+    async def delete(self, user_id: int, revoke_until: float) -> bool:
+        """The account gone and its tokens void; False if there was no such account."""
+        async with self.engine.begin() as conn:
+            gone = await conn.execute(delete(users).where(users.c.id == user_id))
+            if gone.rowcount != 1:
+                return False
+            await void_user_tokens(conn, user_id, revoke_until, deleted=True)
+        return True
 
     async def count(self) -> int:
         async with self.engine.connect() as conn:

@@ -5,14 +5,21 @@
 
 (function () {
   const store = window.sessionStorage;
-  const KEYS = { token: "titanium.token", username: "titanium.username", flash: "titanium.flash", draft: "titanium.draft:" };
+  const KEYS = { token: "titanium.token", refresh: "titanium.refresh", username: "titanium.username", flash: "titanium.flash",
+    draft: "titanium.draft:" };
   const EXPIRED = "Your session has expired or is no longer valid. Please log in again; you will come back to what you were doing.";
 
+  // The access token lives minutes; the refresh token renews it (and is replaced by each renewal).
   const session = {
     get token() { return store.getItem(KEYS.token); },
+    get refreshToken() { return store.getItem(KEYS.refresh); },
     get username() { return store.getItem(KEYS.username); },
-    save(token, username) { store.setItem(KEYS.token, token); store.setItem(KEYS.username, username); },
-    clear() { store.removeItem(KEYS.token); store.removeItem(KEYS.username); },
+    save(token, username, refreshToken) {
+      store.setItem(KEYS.token, token);
+      store.setItem(KEYS.username, username);
+      if (refreshToken) store.setItem(KEYS.refresh, refreshToken);
+    },
+    clear() { store.removeItem(KEYS.token); store.removeItem(KEYS.refresh); store.removeItem(KEYS.username); },
   };
 
   // --- small helpers -------------------------------------------------------
@@ -80,10 +87,54 @@
     }
   }
 
-  async function call(path, { method = "GET", body, auth = false } = {}) {
+  // Renew this many seconds before the access token expires, so a write never meets the expiry.
+  const RENEW_AHEAD_SECONDS = 60;
+  let renewing = null;
+
+  // A new token pair from the refresh token; whether it was had. One renewal at a time: a refresh
+  // token is spent by its use, and sending it twice would look like a stolen copy and end the session.
+  function renew() {
+    if (!session.refreshToken) return Promise.resolve(false);
+    if (!renewing) {
+      renewing = (async () => {
+        try {
+          const response = await fetch("/api/refresh", {
+            method: "POST", headers: { Accept: "application/json", "Content-Type": "application/json" },
+            body: JSON.stringify({ refresh_token: session.refreshToken }), credentials: "same-origin", cache: "no-store",
+          });
+          if (!response.ok) return false;
+          const answer = await response.json();
+          session.save(answer.token, session.username || claims(answer.token).username, answer.refresh_token);
+          return true;
+        } catch (_error) {
+          return false;
+        } finally {
+          renewing = null;
+        }
+      })();
+    }
+    return renewing;
+  }
+
+  function expiresSoon(token) {
+    const exp = claims(token).exp;
+    return typeof exp === "number" && exp - Date.now() / 1000 < RENEW_AHEAD_SECONDS;
+  }
+
+  // One key a write, kept across its retries: the blog does a write with a key
+  // once, so a write resent after a lost answer (by this script, or by the
+  // gateway when a process died) never makes a second post.
+  function newIdempotencyKey() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));  // randomUUID needs a secure context
+    return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
+
+  async function call(path, { method = "GET", body, auth = false, renewed = false, idempotencyKey } = {}) {
+    if (auth && session.token && !renewed && expiresSoon(session.token)) await renew();
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (auth && session.token) headers.Authorization = `Bearer ${session.token}`;
+    if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
     let response;
     try {
       response = await fetch(path, {
@@ -96,6 +147,9 @@
     let data = null;
     if (response.status !== 204) {
       try { data = await response.json(); } catch (_error) { data = null; }
+    }
+    if (response.status === 401 && auth && !renewed && await renew()) {
+      return call(path, { method, body, auth, renewed: true, idempotencyKey });  // the write retried once, with the new token
     }
     if (!response.ok) throw new Failure(response.status, data, response.headers.get("Retry-After"));
     return data;
@@ -250,7 +304,14 @@
     if (!nav) return;
     if (session.token) {
       const logout = el("button", { type: "button" }, "Log out");
-      logout.addEventListener("click", () => {
+      logout.addEventListener("click", async () => {
+        logout.disabled = true;
+        try {
+          // Ends the session on the server too: the tokens stop working, not just leave this tab.
+          await call("/api/logout", { method: "POST", auth: true, body: { refresh_token: session.refreshToken || undefined } });
+        } catch (_failure) {
+          // Already ended or unreachable: the tab forgets the tokens all the same.
+        }
         session.clear();
         flash("You are logged out.");
         window.location.assign("/blog/");
@@ -292,7 +353,7 @@
       ])) return false;
       const username = String(values.get("username")).trim();
       const answer = await call("/api/login", { method: "POST", body: { username, password: values.get("password") } });
-      session.save(answer.token, claims(answer.token).username || username);
+      session.save(answer.token, claims(answer.token).username || username, answer.refresh_token);
       flash(`Welcome, ${session.username}. You are logged in.`);
       window.location.assign(next || "/blog/");
       return true;
@@ -318,7 +379,7 @@
       await call("/api/register", { method: "POST", body: { username, email: String(values.get("email")).trim(), password } });
       try {
         const answer = await call("/api/login", { method: "POST", body: { username, password } });
-        session.save(answer.token, claims(answer.token).username || username);
+        session.save(answer.token, claims(answer.token).username || username, answer.refresh_token);
         flash(`Welcome, ${username}. Your account is ready and you are logged in.`);
         window.location.assign(next || "/blog/");
       } catch (_failure) {
@@ -403,10 +464,11 @@
         content: String(values.get("content")),
       };
       let post;
+      const idempotencyKey = newIdempotencyKey();
       try {
         post = editing
-          ? await call(`/blog/api/posts/${form.dataset.postId}`, { method: "PATCH", body, auth: true })
-          : await call("/blog/api/posts", { method: "POST", body, auth: true });
+          ? await call(`/blog/api/posts/${form.dataset.postId}`, { method: "PATCH", body, auth: true, idempotencyKey })
+          : await call("/blog/api/posts", { method: "POST", body, auth: true, idempotencyKey });
       } catch (failure) {
         if (failure instanceof Failure && failure.status === 401) {
           saveDraft(form);
@@ -435,7 +497,8 @@
       byId("busy").hidden = false;
       clearErrors(null);
       try {
-        await call(`/blog/api/posts/${actions.dataset.postId}`, { method: "DELETE", auth: true });
+        await call(`/blog/api/posts/${actions.dataset.postId}`,
+          { method: "DELETE", auth: true, idempotencyKey: newIdempotencyKey() });
         flash(`The post “${actions.dataset.title}” is deleted.`);
         window.location.assign("/blog/");
         return;

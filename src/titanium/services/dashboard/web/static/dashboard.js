@@ -13,7 +13,8 @@ const SHORTEST_SPAN_SECONDS = 60; // a platform just started fills a chart this 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const ORDER = ["gateway", "users", "auth", "blog", "dashboard"];
 // Not shown: drawn elsewhere on the card, or not for a public page (process ids, internal addresses).
-const NOT_FIGURES = new Set(["service", "service_status", "signals", "pid", "upstreams", "error", "uptime_seconds"]);
+const NOT_FIGURES = new Set(["service", "service_status", "signals", "pid", "pids", "upstreams", "error",
+  "uptime_seconds", "replicas"]);
 const STATUS = {
   online: { icon: "✓", text: "online" },
   degraded: { icon: "▲", text: "degraded" },
@@ -280,6 +281,17 @@ function figures(entry) {
   const list = element("dl", "figures");
   if (typeof entry.uptime_seconds === "number") {
     list.append(element("dt", "", "uptime"), element("dd", "", duration(entry.uptime_seconds)));
+  }
+  // A service run as several processes: how many answer, and whose signals are shown.
+  const replicas = entry.replicas;
+  if (replicas && replicas.total > 1) {
+    list.append(element("dt", "", "processes"), element("dd", "", `${replicas.online} of ${replicas.total} online`));
+  }
+  const scraped = entry.signals && entry.signals.replicas;
+  if (scraped && scraped.total > 1 && scraped.scraped < scraped.total && scraped.scraped > 0) {
+    const why = scraped.errors.length ? ` (others: ${scraped.errors.join(", ")})` : "";
+    list.append(element("dt", "", "signals"),
+      element("dd", "", `from ${scraped.scraped} of ${scraped.total} processes${why}`));
   }
   for (const [key, value] of Object.entries(entry)) {
     if (NOT_FIGURES.has(key)) continue;

@@ -1,0 +1,407 @@
+"""`Idempotency-Key` on writes (draft-ietf-httpapi-idempotency-key-header): a retry gets the first answer.
+
+A client that sends a write and loses the answer (a gateway that crashed, a
+connection cut) cannot know whether it was done; with a key it can send it
+again. The first request with a key, per caller, claims it in the service's
+store (SET NX) for a short lease that it renews while it works; the answer
+it gets is stored under the key (kept 24 h) before it is sent. A retry with
+the same key and the same request is answered from the store (with
+`Idempotent-Replayed: true`) and does nothing; with another request body it
+is 422. A retry that arrives while the first is still being processed waits
+for its answer; 409 only if that takes longer than the gateway would wait.
+If the process answering the first dies, its lease lapses within seconds and
+the retry is done instead: this is what lets the gateway resend a write
+with a key to another process when the first died with it (ADR 11).
+Only successful answers are kept: a refusal or a failure changed nothing,
+so its retry runs again (and may succeed).
+
+Only the routes given to `protect` pass through here, and a request without
+the header costs one header lookup: reads never touch this module. A store
+that fails (Redis down or slow) is skipped for a few seconds and the write
+proceeds without replay protection, logged: never an error for the client.
+See docs/adr/0009-idempotency-keys.md for the choice of store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from titanium.core.errors import error_response
+from titanium.core.logging import get_logger
+
+if TYPE_CHECKING:
+    import redis.asyncio as redis
+    from starlette.applications import Starlette
+
+log = get_logger(__name__)
+
+HEADER = b"idempotency-key"
+REPLAYED_HEADER = (b"idempotent-replayed", b"true")
+# How long a key is remembered: the draft leaves it to the server; a day
+# covers any client's retries.
+KEY_TTL_SECONDS = 24 * 3600.0
+# A claim held by a request being answered lapses this long after its
+# process stops renewing it (renewed three times a lease while it works).
+LEASE_SECONDS = 3.0
+# How long a retry waits for the first request's answer before a 409: less
+# than the gateway waits for an answer (TITANIUM_UPSTREAM_READ_TIMEOUT, 10 s).
+WAIT_FOR_FIRST_SECONDS = 8.0
+POLL_SECONDS = 0.05
+MAX_KEY_LENGTH = 255
+# Visible ASCII but the quote and the backslash: a UUID, a ULID, base64 all
+# fit, and a key is safe to put in a store key and a log line as it is. The
+# draft's form is a Structured Field string ("..."); a bare key is taken too,
+# as most clients send one.
+_KEY_CHARACTERS = rf"[\x21\x23-\x5b\x5d-\x7e]{{1,{MAX_KEY_LENGTH}}}"
+_KEY = re.compile(rf'"(?P<quoted>{_KEY_CHARACTERS})"|(?P<bare>{_KEY_CHARACTERS})')
+_KEY_RULE = (f"Idempotency-Key must be sent once, as one key of 1 to {MAX_KEY_LENGTH} visible ASCII characters "
+             "without quotes or backslashes (a UUID, say)")
+
+# Who is asking, from the request: the key space of one caller (their user id,
+# their address). None lets the request through unprotected (the route then
+# refuses it, e.g. 401 for a token it does not accept).
+CallerOf = Callable[[Request], Awaitable[str | None]]
+
+
+class KeyStore(Protocol):
+    """Where keys and answers are kept; every method may raise when the store is unavailable."""
+
+    async def claim(self, key: str, record: bytes, ttl: float) -> bool:
+        """Set the key only where it is absent; whether it was set."""
+    async def get(self, key: str) -> bytes | None: ...
+    async def put(self, key: str, record: bytes, ttl: float) -> None: ...
+    async def renew(self, key: str, record: bytes, ttl: float) -> None:
+        """Keep the key `ttl` more seconds, only while it still holds `record` (never an answer stored since)."""
+    async def release(self, key: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+class MemoryKeyStore:
+    """This process's keys, bounded by the bytes they hold (the oldest go first)."""
+
+    def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._max_bytes = max_bytes
+
+    async def claim(self, key: str, record: bytes, ttl: float) -> bool:
+        if await self.get(key) is not None:
+            return False
+        await self.put(key, record, ttl)
+        return True
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] < time.monotonic():
+            await self.release(key)
+            return None
+        return entry[1]
+
+    async def put(self, key: str, record: bytes, ttl: float) -> None:
+        await self.release(key)
+        self._entries[key] = (time.monotonic() + ttl, record)
+        self._bytes += len(key) + len(record)
+        while self._bytes > self._max_bytes:
+            oldest, (_, value) = self._entries.popitem(last=False)
+            self._bytes -= len(oldest) + len(value)
+
+    async def renew(self, key: str, record: bytes, ttl: float) -> None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] == record:
+            self._entries[key] = (time.monotonic() + ttl, record)
+
+    async def release(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= len(key) + len(entry[1])
+
+    async def close(self) -> None:
+        self._entries.clear()
+        self._bytes = 0
+
+
+_RENEW_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
+class RedisKeyStore:
+    """Keys in Redis: shared by every replica, and outliving any process of the platform."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+
+    def _key(self, key: str) -> str:
+        return f"{self._prefix}:idempotency:{key}"
+
+    async def claim(self, key: str, record: bytes, ttl: float) -> bool:
+        return bool(await self._client.set(self._key(key), record, nx=True, px=int(ttl * 1000)))
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self._client.get(self._key(key))
+        assert value is None or isinstance(value, bytes)  # the client does not decode
+        return value
+
+    async def put(self, key: str, record: bytes, ttl: float) -> None:
+        await self._client.set(self._key(key), record, px=int(ttl * 1000))
+
+    async def renew(self, key: str, record: bytes, ttl: float) -> None:
+        # Compare and extend in one step: a renewal that arrives after the
+        # answer was stored must not cut the answer's 24 hours short.
+        await self._client.eval(_RENEW_SCRIPT, 1, self._key(key), record, int(ttl * 1000))
+
+    async def release(self, key: str) -> None:
+        await self._client.delete(self._key(key))
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def build_key_store(redis_url: str | None, prefix: str) -> KeyStore:
+    """Redis when it is configured (replicas share it), else this process's memory."""
+    if redis_url:
+        from titanium.core.cache import redis_client
+
+        return RedisKeyStore(redis_client(redis_url), prefix)
+    return MemoryKeyStore()
+
+
+class StoreUnavailable(Exception):
+    pass
+
+
+class GuardedStore:
+    """A store whose failures are `StoreUnavailable`; after one it is left alone for a while."""
+
+    # A healthy store answers in a millisecond; a write should not wait on a sick one.
+    CALL_DEADLINE_SECONDS = 1.0
+    PAUSE_SECONDS = 5.0
+
+    def __init__(self, store: KeyStore) -> None:
+        self.store = store
+        self._paused_until = 0.0
+
+    async def call(self, operation: str, *args: Any) -> Any:
+        if time.monotonic() < self._paused_until:
+            raise StoreUnavailable("paused after a failure")
+        try:
+            async with asyncio.timeout(self.CALL_DEADLINE_SECONDS):
+                return await getattr(self.store, operation)(*args)
+        except Exception as exc:
+            self._paused_until = time.monotonic() + self.PAUSE_SECONDS
+            raise StoreUnavailable(repr(exc)) from exc
+
+
+class _Record:
+    """What the store keeps under a key: the request's fingerprint, and once it is done the answer."""
+
+    def __init__(self, fingerprint: str, status: int | None = None, headers: list[list[str]] | None = None,
+                 body: bytes = b"") -> None:
+        self.fingerprint = fingerprint
+        self.status = status  # None while the first request is being processed
+        self.headers = headers or []
+        self.body = body
+
+    def encode(self) -> bytes:
+        meta = {"fingerprint": self.fingerprint, "status": self.status, "headers": self.headers}
+        return orjson.dumps(meta) + b"\n" + self.body
+
+    @classmethod
+    def decode(cls, data: bytes) -> _Record:
+        meta, _, body = data.partition(b"\n")
+        fields = orjson.loads(meta)
+        return cls(fields["fingerprint"], fields["status"], fields["headers"], body)
+
+
+_CLAIMED = _Record("")  # what `_claim` gives the request that now holds its key
+
+
+class IdempotentRoute:
+    """The ASGI app of one write route, wrapped: requests with a key are claimed, answered once, replayed."""
+
+    def __init__(self, app: ASGIApp, service: str, store: GuardedStore, caller_of: CallerOf) -> None:
+        self.app = app
+        self.service = service
+        self.store = store
+        self.caller_of = caller_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sent = [value for name, value in scope["headers"] if name == HEADER]
+        if not sent:
+            await self.app(scope, receive, send)
+            return
+        key = _parse_key(sent)
+        if key is None:
+            await error_response(400, _KEY_RULE)(scope, receive, send)
+            return
+        caller = await self.caller_of(Request(scope))
+        if caller is None:
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        fingerprint = _fingerprint(scope, body)
+        store_key = f"{self.service}:{caller}:{key}"
+        try:
+            earlier = await self._claim(store_key, fingerprint)
+        except StoreUnavailable as exc:
+            log.warning("idempotency store unavailable; the write proceeds without replay protection",
+                        service=self.service, error=str(exc))
+            await self.app(scope, _replay_body(body, receive), send)
+            return
+        if earlier is _CLAIMED:
+            await self._answer_once(scope, _replay_body(body, receive), send, store_key, fingerprint)
+        else:
+            await _answer_from(earlier, fingerprint, scope, receive, send)
+
+    async def _claim(self, store_key: str, fingerprint: str) -> _Record:
+        """`_CLAIMED` when this request holds the key now, else what the store holds under it.
+
+        While the same request is being answered under the key, this waits for
+        that answer (or for the claim to be let go or to lapse, and takes it).
+        """
+        deadline = time.monotonic() + WAIT_FOR_FIRST_SECONDS
+        while True:
+            if await self.store.call("claim", store_key, _Record(fingerprint).encode(), LEASE_SECONDS):
+                return _CLAIMED
+            stored = await self.store.call("get", store_key)
+            if stored is not None:
+                earlier = _Record.decode(stored)
+                if earlier.status is not None or earlier.fingerprint != fingerprint or time.monotonic() >= deadline:
+                    return earlier
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _hold(self, store_key: str, fingerprint: str) -> None:
+        """Renew this request's claim while it is answered, so that only a dead process's claim lapses."""
+        in_progress = _Record(fingerprint).encode()
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            try:
+                await self.store.call("renew", store_key, in_progress, LEASE_SECONDS)
+            except StoreUnavailable as exc:
+                log.warning("idempotency claim could not be renewed", service=self.service, error=str(exc))
+
+    async def _answer_once(self, scope: Scope, receive: Receive, send: Send, store_key: str, fingerprint: str) -> None:
+        """Run the route; keep a successful answer under the key before it is sent, else let the key go."""
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def keep(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        holding = asyncio.create_task(self._hold(store_key, fingerprint))
+        try:
+            await self.app(scope, receive, keep)
+        except Exception:
+            await self._let_go(store_key)
+            raise
+        finally:
+            holding.cancel()
+        status = start["status"]
+        headers = list(start.get("headers", []))
+        answer = b"".join(chunks)
+        if 200 <= status < 300:
+            record = _Record(fingerprint, status, [[n.decode("latin-1"), v.decode("latin-1")] for n, v in headers],
+                             answer)
+            try:
+                await self.store.call("put", store_key, record.encode(), KEY_TTL_SECONDS)
+            except StoreUnavailable as exc:
+                # The write is done; a retry now meets the claim (409) until it expires, never a second write.
+                log.warning("idempotency store unavailable; the answer was not kept", service=self.service,
+                            error=str(exc))
+        else:
+            await self._let_go(store_key)  # nothing was done: a retry may run again
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+
+    async def _let_go(self, store_key: str) -> None:
+        try:
+            await self.store.call("release", store_key)
+        except StoreUnavailable as exc:
+            log.warning("idempotency key could not be released", service=self.service, error=str(exc))
+
+
+async def _answer_from(earlier: _Record, fingerprint: str, scope: Scope, receive: Receive, send: Send) -> None:
+    if earlier.fingerprint != fingerprint:
+        answer = error_response(422, "this Idempotency-Key was used for a different request; "
+                                     "use a new key for a new request")
+    elif earlier.status is None:
+        answer = error_response(409, "a request with this Idempotency-Key is still being processed",
+                                {"Retry-After": "1"})
+    else:
+        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in earlier.headers]
+        await send({"type": "http.response.start", "status": earlier.status, "headers": [*headers, REPLAYED_HEADER]})
+        await send({"type": "http.response.body", "body": earlier.body})
+        return
+    await answer(scope, receive, send)
+
+
+def _parse_key(sent: list[bytes]) -> str | None:
+    """The key of a well-formed header (one field, one key), else None."""
+    if len(sent) != 1:
+        return None
+    match = _KEY.fullmatch(sent[0].decode("latin-1").strip())
+    return (match["quoted"] or match["bare"]) if match else None
+
+
+def _fingerprint(scope: Scope, body: bytes) -> str:
+    """The request a key stands for: the same key on another route or with another body is another request."""
+    digest = hashlib.sha256(f"{scope['method']} {scope['path']}\n".encode())
+    digest.update(body)
+    return digest.hexdigest()
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay_body(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the route the body this module has already read, then the connection's own."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def protect(app: Starlette, endpoints: Iterable[Callable[..., Any]], service: str, store: KeyStore,
+            caller_of: CallerOf) -> None:
+    """Make the routes of these endpoints honour `Idempotency-Key` (call after the routes are added)."""
+    wanted = set(endpoints)
+    guarded = GuardedStore(store)
+    routes = [route for route in app.router.routes if getattr(route, "endpoint", None) in wanted]
+    assert len(routes) >= len(wanted), "every endpoint to protect must have a route"
+    for route in routes:
+        route.app = IdempotentRoute(route.app, service, guarded, caller_of)  # type: ignore[attr-defined]

@@ -1,0 +1,219 @@
+"""Two processes of a service: one of them dying under load costs the clients nothing.
+
+`titanium up --replicas blog=2,users=2,auth=2` (with Redis, which they
+share); each second process is SIGKILLed in turn while people keep reading,
+writing (each create with an Idempotency-Key, as the web app sends) and
+logging in through the gateway. A request that never reached the dead
+process goes to the other one; one that was inside it when it died is sent
+again to the other when that is safe: a read, a login, a credential check,
+a write with a key (the service answers a key once).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.faults.servers import PrivateRedis
+from tests.platform.conftest import PLATFORM_ENV
+from tests.platform.harness import Client, Platform, unique, wait_until
+
+KILLED = ("blog", "users", "auth")
+WRITERS, READERS, LOGINS = 2, 3, 1
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    redis = PrivateRedis()
+    redis.start()
+    env = {**PLATFORM_ENV, "TITANIUM_REDIS_URL": redis.url, "TITANIUM_REPLICAS": "blog=2,users=2,auth=2",
+           # The load, not the limits, is under test here.
+           "TITANIUM_RATE_LIMIT_PER_ADDRESS": "100000/minute", "TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS": "100000/minute",
+           "TITANIUM_LOGIN_RATE_LIMIT_PER_USERNAME_AND_ADDRESS": "100000/minute",
+           # The default: a write resent after its process died waits up to
+           # its idempotency lease (3 s) for that process's claim to lapse.
+           "TITANIUM_UPSTREAM_READ_TIMEOUT": "10"}
+    running = Platform(tmp_path_factory.mktemp("replicas"), env).start()
+    yield running
+    assert running.stop() == 0, running.output()
+    redis.stop()
+
+
+def second_process_url(platform: Platform, service: str) -> str:
+    """Where `titanium up` puts a service's second process: the first's port plus 10."""
+    first = platform.service_url(service)
+    host, port = first.rsplit(":", 1)
+    return f"{host}:{int(port) + 10}"
+
+
+def pid_at(url: str) -> int:
+    return int(httpx.get(f"{url}/status", timeout=5).json()["pid"])
+
+
+def requests_answered_by(platform: Platform, label: str) -> int:
+    return sum('"event":"request"' in line for line in platform.log(label).splitlines())
+
+
+class Load:
+    """People using the platform from threads of their own; every answer's status is counted by what it was."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.stop = threading.Event()
+        self.statuses: dict[str, Counter[int]] = {"read": Counter(), "write": Counter(), "login": Counter()}
+        self.created: list[tuple[int, str]] = []  # (id, title) of every create acknowledged with a 201
+        self.lock = threading.Lock()
+        self.writers = [Client(platform.url).signed_up() for _ in range(WRITERS)]
+        self.post_id = self.writers[0].create_post(title="Read under load").json()["id"]
+        self.threads = ([threading.Thread(target=self._write, args=(w,)) for w in self.writers]
+                        + [threading.Thread(target=self._read) for _ in range(READERS)]
+                        + [threading.Thread(target=self._login, args=(self.writers[0].username,)) for _ in range(LOGINS)])
+
+    def _count(self, kind: str, send) -> httpx.Response | None:
+        try:
+            answer = send()
+        except httpx.HTTPError:
+            answer = None
+        with self.lock:
+            self.statuses[kind][answer.status_code if answer is not None else 0] += 1  # 0: no answer at all
+        return answer
+
+    def _write(self, writer: Client) -> None:
+        while not self.stop.is_set():
+            title = unique("under load ")
+            body = {"title": title, "content": "Written while a process dies", "category_name": "Load"}
+            headers = {**writer.auth, "Idempotency-Key": str(uuid.uuid4())}
+            answer = self._count("write", lambda body=body, headers=headers: writer.http.post(
+                "/blog/api/posts", json=body, headers=headers))
+            if answer is not None and answer.status_code == 201:
+                with self.lock:
+                    self.created.append((answer.json()["id"], title))
+
+    def _read(self) -> None:
+        reader = Client(self.platform.url)
+        paths = ["/blog/api/posts?limit=20", f"/blog/api/posts/{self.post_id}", "/blog/api/categories"]
+        while not self.stop.is_set():
+            for path in paths:
+                self._count("read", lambda path=path: reader.http.get(path))
+
+    def _login(self, username: str) -> None:
+        person = Client(self.platform.url)
+        person.username = username
+        while not self.stop.is_set():
+            self._count("login", person.login)
+
+    def __enter__(self) -> Load:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+
+
+def test_the_gateway_sends_requests_to_every_process_of_a_service(platform):
+    before = {label: requests_answered_by(platform, label) for label in ("blog", "blog-2")}
+    reader = Client(platform.url)
+    for _ in range(40):
+        assert reader.http.get("/blog/api/categories").status_code == 200
+    wait_until(lambda: all(requests_answered_by(platform, label) >= before[label] + 15 for label in before),
+               what="both blog processes answering about half of 40 reads")
+
+
+def test_killing_one_process_of_each_service_under_load_fails_no_request_that_never_reached_it(platform):
+    with Load(platform) as load:
+        time.sleep(2)
+        for service in KILLED:
+            url = second_process_url(platform, service)
+            pid = pid_at(url)
+            os.kill(pid, signal.SIGKILL)
+            # Until the supervisor has it back, the other process takes everything.
+            wait_until(lambda url=url, pid=pid: pid_at(url) != pid, timeout=60,
+                       what=f"{service}'s second process started again")
+            time.sleep(1)
+    statuses = load.statuses
+    total = {kind: sum(counter.values()) for kind, counter in statuses.items()}
+    assert total["read"] > 100 and total["write"] > 20 and total["login"] > 5, statuses
+    assert set(statuses["read"]) == {200}, f"every read answered: {statuses}"
+    assert set(statuses["write"]) == {201}, f"every write answered: {statuses}"
+    assert set(statuses["login"]) == {200}, f"every login answered: {statuses}"
+    # Nothing acknowledged is lost, and nothing is made twice.
+    reader = Client(platform.url)
+    for post_id, title in load.created:
+        assert reader.http.get(f"/blog/api/posts/{post_id}").json()["title"] == title
+    titles = [post["title"] for post in all_posts(reader) if post["title"].startswith("under load ")]
+    assert sorted(titles) == sorted(title for _, title in load.created)
+
+
+def all_posts(reader: Client) -> list[dict]:
+    posts, offset = [], 0
+    while page := reader.http.get("/blog/api/posts", params={"limit": 100, "offset": offset}).json():
+        posts += page
+        offset += len(page)
+    return posts
+
+
+def test_a_process_that_comes_back_gets_requests_again(platform):
+    url = second_process_url(platform, "blog")
+    pid = pid_at(url)
+    os.kill(pid, signal.SIGKILL)
+    reader = Client(platform.url)
+    for _ in range(10):  # the gateway finds it gone and takes it out
+        assert reader.http.get("/blog/api/categories").status_code == 200
+    wait_until(lambda: pid_at(url) != pid, timeout=60, what="the blog's second process started again")
+    answered = requests_answered_by(platform, "blog-2")
+
+    def second_process_answers() -> bool:
+        reader.http.get("/blog/api/categories")
+        return requests_answered_by(platform, "blog-2") > answered
+
+    wait_until(second_process_answers, timeout=30, what="the gateway sending to the second blog process again")
+
+
+def process_of(service: str, port: int) -> int | None:
+    """The pid of the `titanium.server SERVICE` process told to listen on `port`, from /proc (it may not listen yet)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            if command[-3:-1] != [b"titanium.server", service.encode()]:
+                continue
+            if f"TITANIUM_PORT={port}".encode() in (entry / "environ").read_bytes().split(b"\0"):
+                return int(entry.name)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def test_a_process_that_dies_while_starting_is_started_again_at_once(platform):
+    url = second_process_url(platform, "users")
+    port = int(url.rsplit(":", 1)[1])
+    first = pid_at(url)
+    exits_before = platform.output().count("users-2 exited")
+    os.kill(first, signal.SIGKILL)
+    # Caught before it is ready: its imports alone take a second or more.
+    starting = wait_until(lambda: (pid := process_of("users", port)) != first and pid, timeout=30, interval=0.02,
+                          what="the users' second process starting again")
+    assert not _listening(port), "the new process is killed while it starts, before it listens"
+    os.kill(starting, signal.SIGKILL)
+    # The supervisor sees it die while it is starting and starts it again,
+    # instead of waiting out the readiness timeout (60 s).
+    wait_until(lambda: platform.output().count("users-2 exited") >= exits_before + 2, timeout=20,
+               what="the supervisor noticing the death during start-up")
+    wait_until(lambda: httpx.get(f"{url}/health/ready", timeout=2).status_code == 200, timeout=60,
+               what="users-2 ready again")
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0

@@ -1,0 +1,105 @@
+"""People using the platform through the gateway, on threads of their own, until told to stop.
+
+Each person reads pages and the API, writes and edits posts, logs in again
+now and then, and makes a few mistakes (unknown post, unknown user, a post
+without a token, a wrong password, an invalid page size), so every panel
+has reads, writes, logins and 4xx to show. Each calls from an address of
+its own and paces itself under the gateway's per-address budget.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import httpx
+
+from tests.platform.harness import Client, unique
+
+PAUSE_SECONDS = 0.25  # about 4 requests a second each, under the 300/minute budget of PLATFORM_ENV
+# A login hashes (argon2id, 64 MiB, slow on purpose): people log in now and
+# then, not every round and not all at once, as people do. Every 8 rounds
+# (about 50 s) also keeps under the login limits per user and address.
+LOGIN_EVERY_ROUNDS = 8
+
+
+class Traffic:
+    def __init__(self, base_url: str, people: int = 4) -> None:
+        self.people = [Client(base_url).signed_up() for _ in range(people)]
+        self.answers: Counter[str] = Counter()  # status code (or the error's name) -> how many
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads = [threading.Thread(target=self._use, args=(person, turn), daemon=True)
+                         for turn, person in enumerate(self.people)]
+
+    def start(self) -> Traffic:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=30)
+        for person in self.people:
+            person.http.close()
+
+    def counts(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self.answers)
+
+    def _use(self, person: Client, turn: int) -> None:
+        stranger = unique("nobody")
+        rounds = turn  # each person logs in on a round of their own
+        while not self._stopping.is_set():
+            for action in self._round(person, stranger, rounds % LOGIN_EVERY_ROUNDS):
+                if self._stopping.is_set():
+                    return
+                self._count(action)
+                time.sleep(PAUSE_SECONDS)
+            rounds += 1
+
+    def _round(self, person: Client, stranger: str, phase: int) -> list[Callable[[], httpx.Response]]:
+        http, auth = person.http, person.auth
+        post_id: dict[str, int] = {"id": 0}
+
+        def write() -> httpx.Response:
+            answer = person.create_post(title=f"Traffic {unique('post')}", content="Lines\n\nof *Markdown*.")
+            post_id["id"] = answer.json().get("id", 0) if answer.status_code == 201 else 0
+            return answer
+
+        actions: list[Callable[[], httpx.Response]] = [
+            write,
+            lambda: http.get("/blog/api/posts", params={"limit": 5}),
+            lambda: http.get(f"/blog/api/posts/{post_id['id']}"),
+            lambda: http.get(f"/blog/posts/{post_id['id']}"),
+            lambda: http.patch(f"/blog/api/posts/{post_id['id']}", json={"content": "Edited."}, headers=auth),
+            lambda: http.get("/blog/"),
+            lambda: http.get("/blog/api/categories"),
+            lambda: http.get(f"/api/users/{person.username}"),
+            lambda: http.get("/api/verify", headers=auth),
+            lambda: http.get("/.well-known/jwks.json"),
+            lambda: http.get("/stats"),
+            lambda: http.get("/blog/feed.xml"),
+            # The mistakes: 404, 404, 401, 422.
+            lambda: http.get("/blog/api/posts/2000000000"),
+            lambda: http.get(f"/api/users/{stranger}"),
+            lambda: http.post("/blog/api/posts", json={"title": "t", "content": "c", "category_name": "Notes"}),
+            lambda: http.get("/blog/api/posts", params={"limit": 0}),
+        ]
+        if phase == 0:
+            actions.append(person.login)
+        if phase == LOGIN_EVERY_ROUNDS // 2:  # 401
+            actions.append(lambda: http.post("/api/login", json={"username": stranger, "password": "wrong"}))
+        return actions
+
+    def _count(self, action: Callable[[], httpx.Response]) -> None:
+        try:
+            outcome = str(action().status_code)
+        except httpx.HTTPError as error:
+            outcome = type(error).__name__
+        with self._lock:
+            self.answers[outcome] += 1

@@ -1,0 +1,219 @@
+"""`Idempotency-Key` on writes, through the gateway: a retried write is answered once and done once.
+
+Every test runs on the embedded platform (SQLite, keys in the blog's memory)
+and on PostgreSQL and Redis (keys in Redis), except the one that stops a
+Redis of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.faults.servers import PrivateRedis
+from tests.platform.conftest import PLATFORM_ENV
+from tests.platform.harness import Client, Platform, unique, wait_until
+
+REPLAYED = "idempotent-replayed"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres-and-redis"])
+def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    env = dict(PLATFORM_ENV)
+    if request.param == "postgres-and-redis":
+        databases = request.getfixturevalue("postgres_databases")
+        env |= {
+            "TITANIUM_USERS_DATABASE_URL": databases.new("users"),
+            "TITANIUM_BLOG_DATABASE_URL": databases.new("blog"),
+            "TITANIUM_REDIS_URL": request.getfixturevalue("redis_server"),
+            "TITANIUM_REDIS_PREFIX": request.getfixturevalue("redis_prefix"),
+        }
+    running = Platform(tmp_path_factory.mktemp(f"idempotency-{request.param}"), env).start()
+    yield running
+    assert running.stop() == 0, running.output()
+
+
+@pytest.fixture
+def person(platform: Platform) -> Client:
+    return Client(platform.url).signed_up()
+
+
+def new_key() -> str:
+    return str(uuid.uuid4())
+
+
+def create(person: Client, key: str | None, **fields) -> httpx.Response:
+    body = {"title": "Once", "content": "Sent twice, made once", "category_name": "Notes", **fields}
+    headers = {**person.auth, **({"Idempotency-Key": key} if key is not None else {})}
+    return person.http.post("/blog/api/posts", json=body, headers=headers)
+
+
+def posts_in(person: Client, category: str) -> list[dict]:
+    answer = person.http.get("/blog/api/posts", params={"category": category})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def assert_json_error(answer: httpx.Response, status: int) -> None:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/json")
+    assert "detail" in answer.json()
+
+
+def test_a_retried_create_returns_the_first_answer_and_makes_one_post(person):
+    category, key = unique("cat"), new_key()
+    first = create(person, key, category_name=category)
+    retried = create(person, key, category_name=category)
+    assert first.status_code == 201 and REPLAYED not in first.headers
+    assert retried.status_code == 201 and retried.headers[REPLAYED] == "true"
+    assert retried.json() == first.json()
+    assert [post["id"] for post in posts_in(person, category)] == [first.json()["id"]]
+
+    # The draft's form of the header (a Structured Field string) names the same key.
+    assert create(person, f'"{key}"', category_name=category).json()["id"] == first.json()["id"]
+    # Without a key, a write is what it always was: sent twice, made twice.
+    assert create(person, None, category_name=category).status_code == 201
+    assert create(person, None, category_name=category).status_code == 201
+    assert len(posts_in(person, category)) == 3
+
+
+def test_the_same_key_with_another_body_is_422_and_changes_nothing(person):
+    category, key = unique("cat"), new_key()
+    first = create(person, key, category_name=category)
+    assert first.status_code == 201
+    assert_json_error(create(person, key, category_name=category, title="Another title"), 422)
+    assert [post["title"] for post in posts_in(person, category)] == ["Once"]
+    assert create(person, key, category_name=category).json() == first.json(), "the key still replays its own request"
+
+
+def test_another_users_same_key_is_theirs_alone(platform, person):
+    other = Client(platform.url).signed_up()
+    category, key = unique("cat"), new_key()
+    mine, theirs = create(person, key, category_name=category), create(other, key, category_name=category)
+    assert mine.status_code == theirs.status_code == 201
+    assert REPLAYED not in theirs.headers
+    assert {post["author"] for post in posts_in(person, category)} == {person.username, other.username}
+
+
+def test_concurrent_duplicates_make_one_post_and_all_get_its_answer(person):
+    category, key = unique("cat"), new_key()
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: create(person, key, category_name=category), range(8)))
+    # The duplicates wait for the first one's answer instead of a 409.
+    assert [answer.status_code for answer in answers] == [201] * 8
+    assert sum(answer.headers.get(REPLAYED) == "true" for answer in answers) == 7
+    made = posts_in(person, category)
+    assert len(made) == 1
+    assert {answer.json()["id"] for answer in answers if answer.status_code == 201} == {made[0]["id"]}
+    assert create(person, key, category_name=category).json()["id"] == made[0]["id"]
+
+
+def test_a_retried_update_or_delete_is_done_once(person):
+    category = unique("cat")
+    post_id = create(person, None, category_name=category).json()["id"]
+    key = new_key()
+    changes = {"title": "Changed once"}
+    first = person.http.patch(f"/blog/api/posts/{post_id}", json=changes, headers={**person.auth, "Idempotency-Key": key})
+    again = person.http.patch(f"/blog/api/posts/{post_id}", json=changes, headers={**person.auth, "Idempotency-Key": key})
+    assert first.status_code == again.status_code == 200
+    assert again.headers[REPLAYED] == "true" and again.json() == first.json()
+
+    key = new_key()
+    gone = person.http.delete(f"/blog/api/posts/{post_id}", headers={**person.auth, "Idempotency-Key": key})
+    again = person.http.delete(f"/blog/api/posts/{post_id}", headers={**person.auth, "Idempotency-Key": key})
+    assert gone.status_code == again.status_code == 204 and again.headers[REPLAYED] == "true"
+    assert person.http.delete(f"/blog/api/posts/{post_id}", headers={**person.auth, "Idempotency-Key": new_key()}
+                              ).status_code == 404, "a new key is a new request"
+
+
+def test_a_refused_write_keeps_nothing_under_its_key(person):
+    category, key = unique("cat"), new_key()
+    assert_json_error(create(person, key, category_name=category, title=""), 422)
+    corrected = create(person, key, category_name=category)
+    assert corrected.status_code == 201 and REPLAYED not in corrected.headers
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "two words", "caf\u00e9", 'half"quoted', '"unclosed', "back\\slash"])
+def test_a_malformed_key_is_400_and_nothing_is_made(person, key):
+    category = unique("cat")
+    headers = {**person.auth, "Idempotency-Key": key.encode("utf-8")}
+    body = {"title": "Once", "content": "c", "category_name": category}
+    assert_json_error(person.http.post("/blog/api/posts", json=body, headers=headers), 400)
+    assert posts_in(person, category) == []
+
+
+def test_two_keys_on_one_request_are_400(person):
+    category = unique("cat")
+    headers = [*person.auth.items(), ("Idempotency-Key", new_key()), ("Idempotency-Key", new_key())]
+    body = {"title": "Once", "content": "c", "category_name": category}
+    assert_json_error(person.http.post("/blog/api/posts", json=body, headers=headers), 400)
+    assert posts_in(person, category) == []
+    assert create(person, "k" * 255, category_name=category).status_code == 201, "255 characters is the limit"
+
+
+def test_a_retried_registration_gets_the_first_account_from_the_same_address_only(platform):
+    person, key = Client(platform.url), new_key()
+    name = unique()
+    body = {"username": name, "email": f"{name}@example.com", "password": "long enough"}
+    first = person.http.post("/api/register", json=body, headers={"Idempotency-Key": key})
+    retried = person.http.post("/api/users", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == 201 and REPLAYED not in first.headers
+    # /api/users is the same route of the users service: the same request.
+    assert retried.status_code == 201 and retried.headers[REPLAYED] == "true" and retried.json() == first.json()
+    # Another address's key is another key: its own request is run (the same key would be 422 for another body).
+    other = unique()
+    elsewhere = Client(platform.url).http.post("/api/register", headers={"Idempotency-Key": key}, json={
+        "username": other, "email": f"{other}@example.com", "password": "long enough"})
+    assert elsewhere.status_code == 201 and REPLAYED not in elsewhere.headers
+    assert person.http.post("/api/register", json={**body, "username": other}, headers={"Idempotency-Key": key}
+                            ).status_code == 422, "from the first address, the key still stands for the first request"
+
+
+def test_a_retry_after_a_gateway_crash_returns_the_first_answer(platform, person):
+    category, key = unique("cat"), new_key()
+    first = create(person, key, category_name=category)
+    assert first.status_code == 201
+    old_pid = platform.pid_of("gateway")
+    os.kill(old_pid, signal.SIGKILL)
+    wait_until(lambda: platform.stats()["gateway"].get("pid") not in (None, old_pid), timeout=60,
+               what="a new gateway process")
+    wait_until(lambda: httpx.get(f"{platform.url}/health").status_code == 200, timeout=60, what="the gateway back")
+
+    retried = create(person, key, category_name=category)
+    assert retried.status_code == 201 and retried.headers[REPLAYED] == "true"
+    assert retried.json() == first.json()
+    assert len(posts_in(person, category)) == 1
+
+
+@pytest.fixture(scope="module")
+def redis_that_dies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, PrivateRedis]]:
+    redis = PrivateRedis()
+    redis.start()
+    env = {**PLATFORM_ENV, "TITANIUM_REDIS_URL": redis.url}
+    running = Platform(tmp_path_factory.mktemp("idempotency-redis-dies"), env).start()
+    yield running, redis
+    redis.stop()
+    assert running.stop() == 0, running.output()
+
+
+def test_a_dead_redis_lets_writes_through_without_replay_logged(redis_that_dies):
+    platform, redis = redis_that_dies
+    person = Client(platform.url).signed_up()
+    category, key = unique("cat"), new_key()
+    assert create(person, key, category_name=category).status_code == 201
+    assert create(person, key, category_name=category).headers[REPLAYED] == "true"
+
+    redis.stop()
+    category, key = unique("cat"), new_key()
+    answers = [create(person, key, category_name=category) for _ in range(2)]
+    assert [answer.status_code for answer in answers] == [201, 201]
+    assert REPLAYED not in answers[1].headers, "no store, no replay: the write was made, not refused"
+    assert len(posts_in(person, category)) == 2
+    wait_until(lambda: "the write proceeds without replay protection" in platform.log("blog"),
+               what="the blog to log the unprotected write")
