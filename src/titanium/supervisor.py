@@ -50,6 +50,7 @@ class ServiceProcess:
     started_at: float = 0.0
     quick_failures: int = 0
     restarts: int = 0
+    last_exit_code: int | None = None
     log_file: IO[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -121,6 +122,7 @@ class Supervisor:
         while True:
             assert service.process is not None
             code = await service.process.wait()
+            service.last_exit_code = code
             if self.stopping.is_set():
                 return
             lived = time.monotonic() - service.started_at
@@ -154,7 +156,9 @@ class Supervisor:
         for service, ready in zip(self.services, results, strict=True):
             if not ready and not self.stopping.is_set():
                 where = f"; its log: {service.log_path}" if service.log_path else ""
-                say(f"{service.label} did not become ready within {READY_TIMEOUT_SECONDS:.0f}s{where}", "red")
+                what = (f"exited with code {service.last_exit_code} while starting" if service.last_exit_code is not None
+                        else f"did not become ready within {READY_TIMEOUT_SECONDS:.0f}s")
+                say(f"{service.label} {what}{where}", "red")
         return all(results)
 
     async def _stop(self, service: ServiceProcess) -> None:

@@ -1,4 +1,7 @@
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import jwt
 import pytest
@@ -91,6 +94,20 @@ def test_the_embedded_key_is_made_once_and_kept(tmp_path):
     second = tokens.load_or_create_key_file(path)
     assert tokens.public_jwk(first.public_key()) == tokens.public_jwk(second.public_key())
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def _public_key_made_by_a_process_of_its_own(path: str) -> dict:
+    return tokens.public_jwk(tokens.load_or_create_key_file(Path(path)).public_key())
+
+
+def test_auth_processes_starting_at_once_all_use_one_whole_key(tmp_path):
+    # `titanium up --replicas auth=2`: each used to risk reading the other's half-written file.
+    for attempt in range(5):
+        path = tmp_path / f"attempt-{attempt}" / "jwt.pem"
+        with ProcessPoolExecutor(6, mp_context=multiprocessing.get_context("fork")) as pool:
+            keys = list(pool.map(_public_key_made_by_a_process_of_its_own, [str(path)] * 12))
+        assert all(key == keys[0] for key in keys)
+        assert [entry.name for entry in path.parent.iterdir()] == ["jwt.pem"], "no draft left behind"
 
 
 @pytest.mark.parametrize("user_id", ["7", 7.0, True, 0, None])

@@ -48,12 +48,26 @@ def load_private_key(pem: str | bytes) -> Ed25519PrivateKey:
 
 
 def load_or_create_key_file(path: Path) -> Ed25519PrivateKey:
-    """The embedded default: a key generated once and kept in the data directory."""
+    """The embedded default: a key generated once and kept in the data directory.
+
+    Several auth processes may start at once (`titanium up --replicas auth=2`):
+    each writes its key to a file of its own and links it into place, which
+    only the first can do, so none reads a key half-written and all use that one.
+    """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(generate_private_key_pem())
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process's key is in place: it is the one
+        finally:
+            draft.unlink()
     return load_private_key(path.read_bytes())
 
 
