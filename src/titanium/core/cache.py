@@ -404,7 +404,10 @@ class CachedNamespace:
             self._bumps_owed.update(families)
 
     async def _pay_bumps_owed(self) -> None:
-        if await self._bump(self._bumps_owed):
+        # While the shared cache is paused, trying would only bump this
+        # process's own copies again (they took the bumps at write time) and
+        # make every read of those families a miss.
+        if self.cache.available and await self._bump(self._bumps_owed):
             self._bumps_owed.clear()
 
     async def _bump(self, families: Iterable[str]) -> bool:

@@ -147,8 +147,6 @@ class RequestContextMiddleware:
                 headers += [header for header in SECURITY_HEADERS if header[0] not in present]
                 headers.append((b"x-request-id", request_id.encode()))
                 if trace_id is not None:
-                    if TRACE_ID_HEADER in present:  # a service's answer forwarded by the gateway: the gateway's own
-                        headers = [header for header in headers if header[0].lower() != TRACE_ID_HEADER]
                     headers.append((TRACE_ID_HEADER, trace_id.encode()))
                 message["headers"] = headers
             await send(message)

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from titanium.core import tokens
 from titanium.core.http import propagated_headers
 from titanium.core.logging import get_logger
-from titanium.core.metrics import UPSTREAM_ERRORS
+from titanium.core.metrics import UPSTREAM_ERRORS, failure_reason
 from titanium.core.revocation import RevocationsUnavailable
 from titanium.services.auth.schemas import (
     AccountDeletionRequest,
@@ -52,11 +52,11 @@ async def users_call(service: Auth, request: Request, method: str, path: str,
     try:
         answer = await service.users.request(method, path, json=body, headers=propagated_headers(request))
     except httpx.HTTPError as exc:
-        UPSTREAM_ERRORS.labels("auth", "users", type(exc).__name__).inc()
+        UPSTREAM_ERRORS.labels("auth", "users", failure_reason(exc)).inc()
         log.error("users service unreachable", error=repr(exc), path=path)
         raise HTTPException(503, UNAVAILABLE, {"Retry-After": "1"}) from None
     if answer.status_code >= 500:
-        UPSTREAM_ERRORS.labels("auth", "users", f"status_{answer.status_code}").inc()
+        UPSTREAM_ERRORS.labels("auth", "users", "bad_status").inc()
         log.error("users service failed", status=answer.status_code, path=path)
         raise HTTPException(503, UNAVAILABLE, {"Retry-After": "1"})
     return answer
@@ -73,6 +73,8 @@ async def new_session(service: Auth, request: Request, user_id: int, username: s
     answer = await users_call(service, request, "POST", "/internal/sessions", {
         "user_id": user_id, "token_hash": tokens.refresh_token_hash(refresh_token),
         "expires_at": time.time() + service.settings.refresh_token_ttl_seconds})
+    if answer.status_code == 404:  # the account was deleted a moment ago
+        raise HTTPException(401, "invalid username or password", {"WWW-Authenticate": "Bearer"})
     if answer.status_code != 201:
         log.error("users service refused to start a session", status=answer.status_code)
         raise HTTPException(503, UNAVAILABLE, {"Retry-After": "1"})
@@ -173,6 +175,8 @@ async def _account_change(service: Auth, request: Request, method: str, action: 
         return claims, refused
     answer = await users_call(service, request, method, f"/internal/users/{claims['user_id']}{action}",
                               {**body, "revoke_until": revoke_until(service)})
+    if answer.status_code == 403:  # a wrong password: a guess, counted as a failed login is
+        await service.limiter.hit(service.failures_per_username, "login-failures", claims["username"].lower())
     if answer.status_code != 204:
         return claims, _passed_on(answer)
     service.revocations.expire()

@@ -104,6 +104,10 @@ class PublicRoute:
     # A POST that the service may answer twice without harm (a login makes
     # one more session): sent again to another process if the first died with it.
     safe_to_resend: bool = False
+    # The service answers a write's Idempotency-Key once, from a store its
+    # processes share (the blog, ADR 9): such a write is safe to send again.
+    # Elsewhere (a refresh token, say) a resent write could do harm.
+    honours_idempotency_key: bool = False
 
 
 def _same_path(scope: Scope) -> str | None:
@@ -130,7 +134,7 @@ PUBLIC_ROUTES = (
     PublicRoute("/stats", ("GET",), "dashboard", _fixed("/api/stats")),
     PublicRoute("/blog", ("GET", "HEAD"), "blog", _same_path),
     PublicRoute("/blog/{rest:path}", ("GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"), "blog", _same_path,
-                BLOG_ROUTE_LABELS),
+                BLOG_ROUTE_LABELS, honours_idempotency_key=True),
     PublicRoute("/api/register", ("POST",), "users", _fixed("/users")),
     PublicRoute("/api/users", ("POST",), "users", _fixed("/users")),
     # The signed-in user's own account: auth checks the token, then has the users service make the change.
@@ -187,7 +191,8 @@ class Forwarder:
         path_and_query = path + ("?" + query.decode("latin-1") if query else "")
         state = scope["app"].state
         await forward(state.session, scope, receive, send, state.upstreams[self.route.service], path_and_query, client,
-                      safe_to_resend=self.route.safe_to_resend)
+                      safe_to_resend=self.route.safe_to_resend,
+                      honours_idempotency_key=self.route.honours_idempotency_key)
 
 
 def build(settings: GatewaySettings | None = None) -> Starlette:

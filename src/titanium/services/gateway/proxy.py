@@ -33,7 +33,8 @@ _HOP_BY_HOP = frozenset({
     b"transfer-encoding", b"upgrade", b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
     b"x-request-id",
 })
-_NOT_RETURNED = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"server", b"date", b"x-request-id"})
+_NOT_RETURNED = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"server", b"date", b"x-request-id",
+                           b"x-trace-id"})
 # Answers up to this size (most JSON) are read whole and sent at once; larger
 # ones, and those of unknown length, are streamed through.
 BUFFERED_ANSWER_BYTES = 256 * 1024
@@ -93,10 +94,12 @@ def upstream_session(connect_timeout: float, read_timeout: float, max_connection
 
 
 async def forward(session: aiohttp.ClientSession, scope: Scope, receive: Receive, send: Send, upstream: Upstream,
-                  path_and_query: str, client: str, *, safe_to_resend: bool = False) -> None:
+                  path_and_query: str, client: str, *, safe_to_resend: bool = False,
+                  honours_idempotency_key: bool = False) -> None:
     """Send the answer of one of `upstream`'s processes at `path_and_query` (encoded) to the request from `client`.
 
-    `safe_to_resend`: the route's writes change nothing when answered twice.
+    `safe_to_resend`: the route's writes change nothing when answered twice;
+    `honours_idempotency_key`: the service does a write with a key once.
 
     A JSON 413, 502, 503 or 504 when the service gives none.
     """
@@ -104,7 +107,8 @@ async def forward(session: aiohttp.ClientSession, scope: Scope, receive: Receive
     method = scope["method"]
     # A write with an Idempotency-Key is as safe to send twice as a read: the
     # service answers the second with the first's answer (core/idempotency.py).
-    resendable = safe_to_resend or method in _IDEMPOTENT or header(scope, IDEMPOTENCY_KEY) is not None
+    resendable = (safe_to_resend or method in _IDEMPOTENT
+                  or (honours_idempotency_key and header(scope, IDEMPOTENCY_KEY) is not None))
     try:
         if resendable and method not in _WITHOUT_BODY:
             await body.keep()

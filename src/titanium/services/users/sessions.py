@@ -109,28 +109,45 @@ class SessionRepository:
                     refresh_tokens.c.token_hash == token_hash, refresh_tokens.c.user_id == user_id))
                 if owned is not None:
                     families.add(owned)
-            await conn.execute(insert(revocations).values(kind="token", subject=jti, expires_at=revoke_until,
-                                                          created_at=time.time()))
+            await record_revocation(conn, kind="token", subject=jti, expires_at=revoke_until, created_at=time.time())
             await end_families(conn, sorted(families), revoke_until)
 
     async def revocations_after(self, version: int) -> dict[str, object]:
         """The revocation list's entries after `version`, its version, and the largest user id given."""
         now = time.time()
         async with self.engine.connect() as conn:
+            # The version is the last entry this one query saw: an entry
+            # committed after it is after the version, and is asked for next time.
             rows = (await conn.execute(
                 select(revocations.c.id, revocations.c.kind, revocations.c.subject, revocations.c.issued_before,
                        revocations.c.expires_at)
-                .where(revocations.c.id > version,
-                       (revocations.c.expires_at.is_(None)) | (revocations.c.expires_at > now))
-                .order_by(revocations.c.id))).all()
-            latest = await conn.scalar(select(func.max(revocations.c.id)))
+                .where(revocations.c.id > version).order_by(revocations.c.id))).all()
             max_user_id = await conn.scalar(select(func.max(users.c.id)))
         return {
-            "version": max(version, latest or 0),
+            "version": rows[-1].id if rows else version,
             "max_user_id": max_user_id or 0,
             "entries": [{"kind": row.kind, "subject": row.subject, "issued_before": row.issued_before,
-                         "expires_at": row.expires_at} for row in rows],
+                         "expires_at": row.expires_at} for row in rows
+                        if row.expires_at is None or row.expires_at > now],
         }
+
+
+# Any constant: the one lock that orders the writers of the revocation list.
+_REVOCATIONS_LOCK = 0x7469_7461_6E69_756D & 0x7FFF_FFFF_FFFF_FFFF
+
+
+async def record_revocation(conn: AsyncConnection, **entry: object) -> None:
+    """Add an entry to the revocation list, in the order the entries will be committed.
+
+    Readers ask for the entries after the last id they saw. On PostgreSQL ids
+    are drawn when a row is inserted, not when it is committed: a transaction
+    that drew id 10 and committed after another's 11 would be skipped by a
+    reader that saw 11. One lock, held to commit, makes the order the same.
+    (SQLite has one writer at a time already.)
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_advisory_xact_lock(_REVOCATIONS_LOCK)))
+    await conn.execute(insert(revocations).values(**entry))
 
 
 async def end_families(conn: AsyncConnection, family_ids: list[str], revoke_until: float) -> None:
@@ -140,8 +157,7 @@ async def end_families(conn: AsyncConnection, family_ids: list[str], revoke_unti
         await conn.execute(update(refresh_tokens)
                            .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
                            .values(revoked_at=now))
-        await conn.execute(insert(revocations).values(kind="session", subject=family_id, expires_at=revoke_until,
-                                                      created_at=now))
+        await record_revocation(conn, kind="session", subject=family_id, expires_at=revoke_until, created_at=now)
     await _purge(conn, now)
 
 
@@ -156,7 +172,7 @@ async def void_user_tokens(conn: AsyncConnection, user_id: int, revoke_until: fl
         entry: dict[str, object] = {"kind": "deleted", "subject": str(user_id), "expires_at": None}
     else:
         entry = {"kind": "user", "subject": str(user_id), "issued_before": now, "expires_at": revoke_until}
-    await conn.execute(insert(revocations).values(created_at=now, **entry))
+    await record_revocation(conn, created_at=now, **entry)
     await _purge(conn, now)
 
 

@@ -121,9 +121,9 @@
     return typeof exp === "number" && exp - Date.now() / 1000 < RENEW_AHEAD_SECONDS;
   }
 
-  // One key a write, kept across its retries: the blog does a write with a key
-  // once, so a write resent after a lost answer (by this script, or by the
-  // gateway when a process died) never makes a second post.
+  // The blog does a write with a key once: a write sent again with its key
+  // after a lost answer (by the writer, or by the gateway when a process died)
+  // is answered, not done a second time.
   function newIdempotencyKey() {
     const bytes = crypto.getRandomValues(new Uint8Array(16));  // randomUUID needs a secure context
     return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
@@ -452,6 +452,11 @@
       form.querySelector("[type=submit]").focus();
     }
     form.dataset.action = editing ? "edit" : "write";
+    // One key for this text until it is saved: sending it again after a lost
+    // answer (a dropped connection, a 502) cannot make a second post. Another
+    // text is another request, with a key of its own.
+    let idempotencyKey = newIdempotencyKey();
+    form.addEventListener("input", () => { idempotencyKey = newIdempotencyKey(); });
     onSubmit(form, async (values) => {
       if (!required(values, [
         ["title", (v) => v.trim() !== "", "Please give the post a title."],
@@ -464,7 +469,6 @@
         content: String(values.get("content")),
       };
       let post;
-      const idempotencyKey = newIdempotencyKey();
       try {
         post = editing
           ? await call(`/blog/api/posts/${form.dataset.postId}`, { method: "PATCH", body, auth: true, idempotencyKey })
