@@ -325,7 +325,8 @@ class IdempotentRoute:
             try:
                 await self.store.call("put", store_key, record.encode(), KEY_TTL_SECONDS)
             except StoreUnavailable as exc:
-                # The write is done; a retry now meets the claim (409) until it expires, never a second write.
+                # The write is done but its answer is not kept: once the claim lapses (LEASE_SECONDS), a retry
+                # with this key is done again. A store that fails here is the one case this cannot cover.
                 log.warning("idempotency store unavailable; the answer was not kept", service=self.service,
                             error=str(exc))
         else:
