@@ -29,6 +29,7 @@ from titanium.services.blog import families
 from titanium.services.blog.authn import TokenChecker, claims_of, revocations_from_auth
 from titanium.services.blog.families import ALL_LISTS, CATEGORIES
 from titanium.services.blog.pages import pages
+from titanium.services.blog.plain_reads import answer_plain_requests_directly, list_arguments, post_arguments
 from titanium.services.blog.repository import BlogRepository, CategoryRef, ConcurrentChange, Ownership, UnknownCategory
 from titanium.services.blog.schemas import NewPost, PostChanges, PostFields
 
@@ -221,6 +222,8 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
                      docs_url=None, redoc_url=None, openapi_url="/blog/api/openapi.json")
     install_database_error_handler(app)
     add_routes(app, api)
+    answer_plain_requests_directly(app.router.routes, list_posts, list_arguments)
+    answer_plain_requests_directly(app.router.routes, get_post, post_arguments)
     protect(app, (create_post, update_post, delete_post), "blog", idempotency_keys, _writer)
     app.add_exception_handler(UnknownCategory, _unknown_category)
     app.add_exception_handler(ConcurrentChange, _concurrent_change)
