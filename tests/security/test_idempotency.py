@@ -139,6 +139,16 @@ def test_a_refused_write_keeps_nothing_under_its_key(person):
     assert corrected.status_code == 201 and REPLAYED not in corrected.headers
 
 
+def test_a_keyed_write_with_a_token_not_accepted_is_401_and_keeps_nothing_under_its_key(person):
+    category, key = unique("cat"), new_key()
+    forged = {"Authorization": person.auth["Authorization"][:-4] + "AAAA", "Idempotency-Key": key}
+    body = {"title": "Once", "content": "c", "category_name": category}
+    assert_json_error(person.http.post("/blog/api/posts", json=body, headers=forged), 401)
+    assert posts_in(person, category) == []
+    made = create(person, key, category_name=category)
+    assert made.status_code == 201 and REPLAYED not in made.headers, made.text
+
+
 @pytest.mark.parametrize("key", ["", "x" * 256, "two words", "caf\u00e9", 'half"quoted', '"unclosed', "back\\slash"])
 def test_a_malformed_key_is_400_and_nothing_is_made(person, key):
     category = unique("cat")

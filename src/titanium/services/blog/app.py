@@ -66,8 +66,14 @@ BlogDep = Annotated[Blog, Depends(blog)]
 
 
 async def current_user(request: Request, service: BlogDep) -> dict[str, Any]:
-    """The claims of the caller's token; 401 when it has none we accept, or it was revoked (authn.py)."""
-    return await claims_of(request, service.verifier)
+    """The claims of the caller's token; 401 when it has none we accept, or it was revoked (authn.py).
+
+    Checked once a request: a keyed write asks first for its key's owner (`_writer`), then for its route.
+    """
+    claims: dict[str, Any] | None = getattr(request.state, "claims", None)
+    if claims is None:
+        claims = request.state.claims = await claims_of(request, service.verifier)
+    return claims
 
 
 User = Annotated[dict[str, Any], Depends(current_user)]
