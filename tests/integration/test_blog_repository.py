@@ -2,13 +2,18 @@ import asyncio
 
 import pytest
 
+from titanium.core.database import create_read_engine
 from titanium.services.blog.content import DEFAULT_CATEGORIES, PALETTE
 from titanium.services.blog.repository import BlogRepository, CategoryRef, UnknownCategory
+from titanium.services.blog.tables import posts
 
 
 @pytest.fixture
-def blog(blog_engine):
-    return BlogRepository(blog_engine)
+async def blog(blog_engine, blog_database):
+    # As the service makes it: on SQLite, its reads on read-only connections of their own.
+    reader = create_read_engine(blog_database, blog_engine)
+    yield BlogRepository(blog_engine, reader)
+    await reader.dispose()
 
 
 async def post(blog, title="A title", category="Notes", author=("alice", 1), content="Some content"):
@@ -111,3 +116,14 @@ async def test_dates_are_iso_8601_in_utc(blog):
     fetched = await blog.get_post(created["id"])
     assert fetched["created_at"].endswith("+00:00")
     assert fetched == created
+
+
+async def test_a_read_does_not_wait_for_a_write_in_progress_and_sees_it_once_committed(blog):
+    first = await post(blog, title="Committed")
+    async with blog.engine.begin() as writing:  # on SQLite, the one writing connection, mid-transaction
+        await writing.execute(posts.update().where(posts.c.id == first["id"]).values(title="Not yet"))
+        # Were reads on the writer's connection, this one would wait for it until the write ended.
+        listed = await asyncio.wait_for(blog.list_posts(0, 20, None), timeout=10)
+        assert [p["title"] for p in listed] == ["Committed"]
+    assert (await blog.get_post(first["id"]))["title"] == "Not yet"
+    assert [p["title"] for p in await blog.list_posts(0, 20, None)] == ["Not yet"]

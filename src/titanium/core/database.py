@@ -38,6 +38,30 @@ def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     """The engine of `url`; on PostgreSQL, with `pool_size` connections (SQLite takes one writer: one)."""
     target = async_url(url)
     engine = _sqlite_engine(target) if target.get_backend_name() == "sqlite" else _postgres_engine(target, pool_size)
+    return _watched(engine)
+
+
+# SQLite's readers beside its one writer. In WAL mode a reader neither waits
+# for the writer nor stops it, so a read that misses the cache no longer
+# waits in line behind the writes on the one connection: the mixed load's
+# P95 on SQLite went 42 -> 17 ms (ADR 7).
+SQLITE_READERS = 3
+
+
+def create_read_engine(url: str, writer: AsyncEngine) -> AsyncEngine:
+    """The engine for reads that are not part of a write: on SQLite, read-only connections of its own; else `writer`.
+
+    Each read sees every write committed before it began, whichever engine it is on.
+    On PostgreSQL one pool serves both; an in-memory SQLite database is the one
+    connection's alone.
+    """
+    target = async_url(url)
+    if target.get_backend_name() != "sqlite" or target.database in (None, "", ":memory:"):
+        return writer
+    return _watched(_sqlite_engine(target, connections=SQLITE_READERS, read_only=True))
+
+
+def _watched(engine: AsyncEngine) -> AsyncEngine:
     trace_engine(engine)
     if isinstance(engine.pool, QueuePool):  # no overflow connections: its size is all it holds
         DB_POOLS.watch(engine.pool, engine.pool.size())
@@ -66,12 +90,13 @@ def _postgres_engine(target: URL, pool_size: int) -> AsyncEngine:
     )
 
 
-def _sqlite_engine(target: URL) -> AsyncEngine:
+def _sqlite_engine(target: URL, connections: int = 1, read_only: bool = False) -> AsyncEngine:
     if target.database and target.database != ":memory:":
         Path(target.database).parent.mkdir(parents=True, exist_ok=True)
-    # SQLite takes one writer at a time: one connection a process serialises
-    # this process's work instead of failing it with "database is locked".
-    engine = create_async_engine(target, pool_size=1, max_overflow=0, connect_args={"timeout": 15})
+    # SQLite takes one writer at a time: one writing connection a process
+    # serialises this process's writes instead of failing them with "database
+    # is locked". Read-only connections may be more (create_read_engine).
+    engine = create_async_engine(target, pool_size=connections, max_overflow=0, connect_args={"timeout": 15})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -79,6 +104,8 @@ def _sqlite_engine(target: URL) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=15000")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     return engine

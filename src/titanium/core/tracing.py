@@ -147,9 +147,12 @@ def trace_engine(engine: AsyncEngine) -> None:
         return
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
-    # The instrumentor instruments once a process: in a service that is its
-    # one engine (a test building several apps in one process traces the first).
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, tracer_provider=_provider, skip_dep_check=True)
+    instrumentor = SQLAlchemyInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        # It instruments once a process, and wraps SQLAlchemy's create_engine
+        # as it does: the engines made after the first are traced already.
+        return
+    instrumentor.instrument(engine=engine.sync_engine, tracer_provider=_provider, skip_dep_check=True)
 
 
 def trace_httpx(client: httpx.AsyncClient) -> None:

@@ -6,6 +6,7 @@ check the caller's token against the auth service's cached public keys.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path as FilePath
@@ -18,7 +19,7 @@ from pydantic import BeforeValidator
 
 from titanium.core.app import add_routes, create_app
 from titanium.core.cache import CachedNamespace, build_cache
-from titanium.core.database import create_engine, ping, warm_pool
+from titanium.core.database import create_engine, create_read_engine, ping, warm_pool
 from titanium.core.errors import install_database_error_handler
 from titanium.core.http import http_client
 from titanium.core.idempotency import build_key_store, protect
@@ -194,13 +195,15 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
     settings = settings or BlogSettings()
     assert settings.blog_database_url is not None
     engine = create_engine(settings.blog_database_url, settings.database_pool_size)
-    repository = BlogRepository(engine)
+    reader = create_read_engine(settings.blog_database_url, engine)
+    repository = BlogRepository(engine, reader)
+    engines = (engine,) if reader is engine else (engine, reader)
     cache = build_cache(settings.redis_url, settings.redis_prefix, settings.cache_ttl_seconds)
     idempotency_keys = build_key_store(settings.redis_url, settings.redis_prefix)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await warm_pool(engine)
+        await asyncio.gather(*(warm_pool(each) for each in engines))
         async with http_client(1.0, 3.0, base_url=settings.auth_url) as client:
             # The client's base URL is auth's first process; it sends each call to the next one in turn.
             auth_url = str(client.base_url)
@@ -211,7 +214,8 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
             yield
         await cache.close()
         await idempotency_keys.close()
-        await engine.dispose()
+        for each in engines:
+            await each.dispose()
 
     async def checks() -> dict[str, bool]:
         return {"database": await ping(engine)}

@@ -75,8 +75,9 @@ def _full(row: RowMapping) -> dict[str, Any]:
 
 
 class BlogRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, engine: AsyncEngine, reader: AsyncEngine | None = None) -> None:
+        self.engine = engine  # the writes, and the reads inside them
+        self.reader = reader or engine  # the reads on their own (database.create_read_engine)
 
     # --- reading -------------------------------------------------------
     async def list_posts(self, offset: int, limit: int, category_slug: str | None,
@@ -93,7 +94,7 @@ class BlogRepository:
             statement = statement.where(categories.c.slug == category_slug)
         if author is not None:
             statement = statement.where(posts.c.author == author)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (await conn.execute(statement)).mappings().all()
         return [_summary(row) for row in rows]
 
@@ -107,7 +108,7 @@ class BlogRepository:
         )
         if category_slug is not None:
             statement = statement.where(categories.c.slug == category_slug)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (await conn.execute(statement)).mappings().all()
         return [_full(row) for row in rows]
 
@@ -118,13 +119,13 @@ class BlogRepository:
             .order_by(posts.c.id.desc())
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (await conn.execute(statement)).mappings().all()
         return [{"id": row["id"], "title": row["title"], "author": row["author"],
                  "updated_at": row["updated_at"].isoformat()} for row in rows]
 
     async def get_post(self, post_id: int) -> dict[str, Any] | None:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             return await self._get_post(conn, post_id)
 
     @staticmethod
@@ -144,7 +145,7 @@ class BlogRepository:
             .join(categories, posts.c.category_id == categories.c.id)
             .where(posts.c.id == post_id)
         )
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             row = (await conn.execute(statement)).one_or_none()
         return None if row is None else Ownership(author_id=row.author_id, category_slug=row.slug)
 
@@ -156,13 +157,13 @@ class BlogRepository:
             .group_by(*_category_columns)
             .order_by(categories.c.name)
         )
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (await conn.execute(statement)).mappings().all()
         return [{"id": row["id"], "name": row["name"], "slug": row["slug"], "color": row["color"],
                  "post_count": row["post_count"]} for row in rows]
 
     async def counts(self) -> dict[str, int]:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             post_count = await conn.scalar(select(func.count()).select_from(posts))
             category_count = await conn.scalar(select(func.count()).select_from(categories))
         return {"post_count": int(post_count or 0), "category_count": int(category_count or 0)}
