@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.dml import Insert
@@ -77,17 +78,27 @@ POOL_TIMEOUT_SECONDS = 5.0
 
 
 def _postgres_engine(target: URL, pool_size: int) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         target,
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=POOL_TIMEOUT_SECONDS,
-        # A database restart leaves dead connections in the pool; check one
-        # before use so the first request after a restart does not fail.
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"timeout": 5, "command_timeout": 15},
     )
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _closed_connections_out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # A restarted server closes its clients' connections, and asyncpg
+        # notices as the event loop reads the close: such a connection is
+        # swapped for a new one here, so the first request after a restart
+        # does not fail. SQLAlchemy's pre-ping would ask the server instead,
+        # a round trip on every checkout: 7 % of the blog's time and P95
+        # 19 -> 13 ms under the mixed load without it (ADR 7).
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this connection")
+
+    return engine
 
 
 def _sqlite_engine(target: URL, connections: int = 1, read_only: bool = False) -> AsyncEngine:
