@@ -197,7 +197,7 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
     engine = create_engine(settings.blog_database_url, settings.database_pool_size)
     reader = create_read_engine(settings.blog_database_url, engine)
     repository = BlogRepository(engine, reader)
-    engines = (engine,) if reader is engine else (engine, reader)
+    engines = {engine, reader}  # one engine on PostgreSQL, where the reader is the writer's
     cache = build_cache(settings.redis_url, settings.redis_prefix, settings.cache_ttl_seconds)
     idempotency_keys = build_key_store(settings.redis_url, settings.redis_prefix)
 
