@@ -3,6 +3,7 @@ import asyncio
 import pytest
 
 from titanium.core.database import create_read_engine
+from titanium.core.idempotency import KeyedRequest, KeyUsedForAnotherRequest
 from titanium.services.blog.content import DEFAULT_CATEGORIES, PALETTE
 from titanium.services.blog.repository import BlogRepository, CategoryRef, UnknownCategory
 from titanium.services.blog.tables import posts
@@ -17,7 +18,7 @@ async def blog(blog_engine, blog_database):
 
 
 async def post(blog, title="A title", category="Notes", author=("alice", 1), content="Some content"):
-    return await blog.create_post(title, content, author[0], author[1], CategoryRef(name=category))
+    return (await blog.create_post(title, content, author[0], author[1], CategoryRef(name=category))).post
 
 
 async def test_the_default_categories_exist_with_palette_colours(blog):
@@ -48,10 +49,35 @@ async def test_a_category_is_found_by_its_slug_whatever_the_spelling(blog):
 
 async def test_a_post_can_name_an_existing_category_by_id(blog):
     technology = next(c for c in await blog.list_categories() if c["slug"] == "technology")
-    created = await blog.create_post("t", "c", "alice", 1, CategoryRef(id=technology["id"]))
+    created, _ = await blog.create_post("t", "c", "alice", 1, CategoryRef(id=technology["id"]))
     assert created["category"]["id"] == technology["id"]
     with pytest.raises(UnknownCategory):
         await blog.create_post("t", "c", "alice", 1, CategoryRef(id=999_999))
+    assert (await blog.counts())["post_count"] == 1
+
+
+async def test_a_keyed_create_done_again_finds_the_post_it_made(blog):
+    # What a retry meets when the first process died between its commit and storing its answer.
+    keyed = KeyedRequest("k" * 64, "f" * 64)
+    first = await blog.create_post("Once", "c", "alice", 1, CategoryRef(name="Notes"), keyed)
+    again = await blog.create_post("Once", "c", "alice", 1, CategoryRef(name="Notes"), keyed)
+    assert first.replayed is False and again.replayed is True
+    assert again.post == first.post
+    with pytest.raises(KeyUsedForAnotherRequest):
+        await blog.create_post("Another", "c", "alice", 1, CategoryRef(name="Notes"), KeyedRequest("k" * 64, "e" * 64))
+    other_key = await blog.create_post("Once", "c", "alice", 1, CategoryRef(name="Notes"), KeyedRequest("j" * 64, "f" * 64))
+    unkeyed = [await blog.create_post("Once", "c", "alice", 1, CategoryRef(name="Notes")) for _ in range(2)]
+    assert not other_key.replayed and not any(made.replayed for made in unkeyed)
+    assert (await blog.counts())["post_count"] == 4
+
+
+async def test_concurrent_creates_with_one_key_make_one_post(blog):
+    # As when the key store is down and nothing claims the key first: the database alone decides.
+    keyed = KeyedRequest("r" * 64, "f" * 64)
+    made = await asyncio.gather(*(blog.create_post("Once", "c", "alice", 1, CategoryRef(name="Notes"), keyed)
+                                  for _ in range(8)))
+    assert len({each.post["id"] for each in made}) == 1
+    assert sum(not each.replayed for each in made) == 1
     assert (await blog.counts())["post_count"] == 1
 
 

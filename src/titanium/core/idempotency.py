@@ -15,6 +15,13 @@ with a key to another process when the first died with it (ADR 11).
 Only successful answers are kept: a refusal or a failure changed nothing,
 so its retry runs again (and may succeed).
 
+A process can die after its write committed and before the answer was
+stored. For a write that makes something (a create), the route closes that
+gap itself: `keyed_request` gives it the request's key and fingerprint to
+record in the write's own transaction, so that a retry run again finds what
+the first one made and answers with it (`mark_replayed`), or with 422 for
+another body (`KeyUsedForAnotherRequest`).
+
 Only the routes given to `protect` pass through here, and a request without
 the header costs one header lookup: reads never touch this module. A store
 that fails (Redis down or slow) is skipped for a few seconds and the write
@@ -30,10 +37,12 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from titanium.core.errors import error_response
@@ -67,10 +76,37 @@ _KEY = re.compile(rf'"(?P<quoted>{_KEY_CHARACTERS})"|(?P<bare>{_KEY_CHARACTERS})
 _KEY_RULE = (f"Idempotency-Key must be sent once, as one key of 1 to {MAX_KEY_LENGTH} visible ASCII characters "
              "without quotes or backslashes (a UUID, say)")
 
+KEY_USED_FOR_ANOTHER_REQUEST = ("this Idempotency-Key was used for a different request; "
+                                "use a new key for a new request")
+_STATE_NAME = "idempotency"  # where a keyed request's `KeyedRequest` is, in the request's state
+
 # Who is asking, from the request: the key space of one caller (their user id,
 # their address). None lets the request through unprotected (the route then
 # refuses it, e.g. 401 for a token it does not accept).
 CallerOf = Callable[[Request], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class KeyedRequest:
+    """A keyed write as its route may record it: the key (a digest, one caller's) and what the request was."""
+
+    key: str
+    fingerprint: str
+
+
+class KeyUsedForAnotherRequest(Exception):
+    """Raised by a route that finds its key recorded for another request: 422, as the store would answer."""
+
+
+def keyed_request(request: Request) -> KeyedRequest | None:
+    """This write's key and fingerprint, when it came with a key (and a caller) that this module took."""
+    found: KeyedRequest | None = request.scope.get("state", {}).get(_STATE_NAME)
+    return found
+
+
+def mark_replayed(response: Response) -> None:
+    """For a route that answered a keyed write from its own record of the first request."""
+    response.headers[REPLAYED_HEADER[0].decode()] = REPLAYED_HEADER[1].decode()
 
 
 class KeyStore(Protocol):
@@ -257,10 +293,13 @@ class IdempotentRoute:
         body = await _read_body(receive)
         fingerprint = _fingerprint(scope, body)
         store_key = f"{self.service}:{caller}:{key}"
+        # For the route's own record, made with the write (see the module's text).
+        digest = hashlib.sha256(store_key.encode()).hexdigest()
+        scope.setdefault("state", {})[_STATE_NAME] = KeyedRequest(digest, fingerprint)
         try:
             earlier = await self._claim(store_key, fingerprint)
         except StoreUnavailable as exc:
-            log.warning("idempotency store unavailable; the write proceeds without replay protection",
+            log.warning("idempotency store unavailable; the write proceeds with only the route's own record of keys",
                         service=self.service, error=str(exc))
             await self.app(scope, _replay_body(body, receive), send)
             return
@@ -320,8 +359,8 @@ class IdempotentRoute:
         headers = list(start.get("headers", []))
         answer = b"".join(chunks)
         if 200 <= status < 300:
-            record = _Record(fingerprint, status, [[n.decode("latin-1"), v.decode("latin-1")] for n, v in headers],
-                             answer)
+            kept = [[n.decode("latin-1"), v.decode("latin-1")] for n, v in headers if n != REPLAYED_HEADER[0]]
+            record = _Record(fingerprint, status, kept, answer)
             try:
                 await self.store.call("put", store_key, record.encode(), KEY_TTL_SECONDS)
             except StoreUnavailable as exc:
@@ -343,8 +382,7 @@ class IdempotentRoute:
 
 async def _answer_from(earlier: _Record, fingerprint: str, scope: Scope, receive: Receive, send: Send) -> None:
     if earlier.fingerprint != fingerprint:
-        answer = error_response(422, "this Idempotency-Key was used for a different request; "
-                                     "use a new key for a new request")
+        answer = error_response(422, KEY_USED_FOR_ANOTHER_REQUEST)
     elif earlier.status is None:
         answer = error_response(409, "a request with this Idempotency-Key is still being processed",
                                 {"Retry-After": "1"})
@@ -406,3 +444,8 @@ def protect(app: Starlette, endpoints: Iterable[Callable[..., Any]], service: st
     assert len(routes) >= len(wanted), "every endpoint to protect must have a route"
     for route in routes:
         route.app = IdempotentRoute(route.app, service, guarded, caller_of)  # type: ignore[attr-defined]
+    app.add_exception_handler(KeyUsedForAnotherRequest, _key_used_for_another_request)
+
+
+async def _key_used_for_another_request(_request: Request, _exc: Exception) -> Response:
+    return error_response(422, KEY_USED_FOR_ANOTHER_REQUEST)

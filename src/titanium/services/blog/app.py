@@ -22,7 +22,7 @@ from titanium.core.cache import CachedNamespace, build_cache
 from titanium.core.database import create_engine, create_read_engine, ping, warm_pool
 from titanium.core.errors import install_database_error_handler
 from titanium.core.http import http_client
-from titanium.core.idempotency import build_key_store, protect
+from titanium.core.idempotency import build_key_store, keyed_request, mark_replayed, protect
 from titanium.core.jwks import JWKSVerifier
 from titanium.core.revocation import RevocationList
 from titanium.core.settings import BlogSettings
@@ -130,10 +130,16 @@ async def get_post(post_id: PostId, service: BlogDep) -> Response:
 
 
 @api.post("/posts", status_code=201)
-async def create_post(new: NewPost, user: User, service: BlogDep) -> dict[str, Any]:
+async def create_post(new: NewPost, user: User, service: BlogDep, request: Request,
+                      response: Response) -> dict[str, Any]:
     category = _category_ref(new)
     assert category is not None and new.title is not None and new.content is not None
-    post = await service.repository.create_post(new.title, new.content, user["username"], user["user_id"], category)
+    # A keyed create is recorded with its post: a retry after this process died between the
+    # commit and storing the answer finds the post instead of making another (core/idempotency.py).
+    post, replayed = await service.repository.create_post(new.title, new.content, user["username"],
+                                                          user["user_id"], category, keyed_request(request))
+    if replayed:
+        mark_replayed(response)
     await service.cache.invalidate(ALL_LISTS, _category_lists(post["category"]["slug"]), CATEGORIES)
     return post
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.engine import RowMapping
@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from titanium.core.database import insert_ignoring_conflicts, lock_for_transaction
+from titanium.core.idempotency import KeyedRequest, KeyUsedForAnotherRequest
 from titanium.core.logging import get_logger
 from titanium.core.timestamps import utcnow
 from titanium.services.blog.content import EXCERPT_SOURCE_LENGTH, excerpt, first_free_color, normalise_name, slugify
@@ -35,6 +36,11 @@ class CategoryRef:
 class Ownership:
     author_id: int
     category_slug: str
+
+
+class Created(NamedTuple):
+    post: dict[str, Any]
+    replayed: bool  # made by an earlier request with the same Idempotency-Key, not by this one
 
 
 class UnknownCategory(Exception):
@@ -169,20 +175,44 @@ class BlogRepository:
         return {"post_count": int(post_count or 0), "category_count": int(category_count or 0)}
 
     # --- writing -------------------------------------------------------
-    async def create_post(self, title: str, content: str, author: str, author_id: int,
-                          category: CategoryRef) -> dict[str, Any]:
+    async def create_post(self, title: str, content: str, author: str, author_id: int, category: CategoryRef,
+                          request: KeyedRequest | None = None) -> Created:
+        """The new post; for a keyed request this database has already done, the post it made then.
+
+        Raises KeyUsedForAnotherRequest when the key was recorded with another request.
+        """
+        replayed = False
+
         async def write(conn: AsyncConnection) -> int:
+            nonlocal replayed
+            if request is not None and (earlier := await self._made_by(conn, request)) is not None:
+                replayed = True
+                return earlier
             now = utcnow()
             category_id = await self._category_id(conn, category)
             return await conn.scalar(
                 posts.insert().values(title=title, content=content, author=author, author_id=author_id,
-                                      category_id=category_id, created_at=now, updated_at=now)
+                                      category_id=category_id, created_at=now, updated_at=now,
+                                      request_key=request and request.key,
+                                      request_fingerprint=request and request.fingerprint)
                 .returning(posts.c.id)
             )
 
         post = await self._write_post(write)
         assert post is not None  # an insert always yields its post
-        return post
+        return Created(post, replayed)
+
+    @staticmethod
+    async def _made_by(conn: AsyncConnection, request: KeyedRequest) -> int | None:
+        """The id of the post that this key's create made, if one did."""
+        earlier = (await conn.execute(select(posts.c.id, posts.c.request_fingerprint)
+                                      .where(posts.c.request_key == request.key))).first()
+        if earlier is None:
+            return None
+        if earlier.request_fingerprint != request.fingerprint:
+            raise KeyUsedForAnotherRequest
+        post_id: int = earlier.id
+        return post_id
 
     async def update_post(self, post_id: int, changes: dict[str, Any], category: CategoryRef | None) -> dict[str, Any] | None:
         """The post after the change, or None when there is no such post."""

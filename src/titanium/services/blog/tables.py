@@ -28,6 +28,11 @@ posts = Table(
     Column("category_id", Integer, ForeignKey("categories.id", ondelete="RESTRICT"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The Idempotency-Key of the create that made the post, when it had one
+    # (core/idempotency.KeyedRequest): recorded in the create's transaction,
+    # so that a retry after a crash between commit and answer finds the post.
+    Column("request_key", String(64), nullable=True),
+    Column("request_fingerprint", String(64), nullable=True),
     # SQLite would otherwise give a deleted newest post's id to the next post
     # (and its old links to a stranger's); PostgreSQL's sequence never does.
     sqlite_autoincrement=True,
@@ -35,3 +40,4 @@ posts = Table(
 Index("ix_posts_created", posts.c.created_at, posts.c.id)
 Index("ix_posts_author_created", posts.c.author, posts.c.created_at)
 Index("ix_posts_category_created", posts.c.category_id, posts.c.created_at)
+Index("ux_posts_request_key", posts.c.request_key, unique=True)
