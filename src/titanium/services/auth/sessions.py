@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from titanium.core import tokens
-from titanium.core.http import propagated_headers
+from titanium.core.http import SAFE_TO_RESEND, propagated_headers
 from titanium.core.logging import get_logger
 from titanium.core.metrics import UPSTREAM_ERRORS, failure_reason
 from titanium.core.revocation import RevocationsUnavailable
@@ -47,10 +47,14 @@ def unauthorized(message: str) -> JSONResponse:
 
 
 async def users_call(service: Auth, request: Request, method: str, path: str,
-                     body: dict[str, Any] | None = None) -> httpx.Response:
-    """A call to the users service; 503 (as an HTTPException) when it cannot answer."""
+                     body: dict[str, Any] | None = None, *, safe_to_resend: bool = False) -> httpx.Response:
+    """A call to the users service; 503 (as an HTTPException) when it cannot answer.
+
+    `safe_to_resend`: the call may go to another users process when the one that had it died with it.
+    """
     try:
-        answer = await service.users.request(method, path, json=body, headers=propagated_headers(request))
+        answer = await service.users.request(method, path, json=body, headers=propagated_headers(request),
+                                             extensions={SAFE_TO_RESEND: safe_to_resend})
     except httpx.HTTPError as exc:
         UPSTREAM_ERRORS.labels("auth", "users", failure_reason(exc)).inc()
         log.error("users service unreachable", error=repr(exc), path=path)
@@ -72,7 +76,9 @@ async def new_session(service: Auth, request: Request, user_id: int, username: s
     refresh_token = tokens.new_refresh_token()
     answer = await users_call(service, request, "POST", "/internal/sessions", {
         "user_id": user_id, "token_hash": tokens.refresh_token_hash(refresh_token),
-        "expires_at": time.time() + service.settings.refresh_token_ttl_seconds})
+        "expires_at": time.time() + service.settings.refresh_token_ttl_seconds},
+        # Sent twice, it starts one session: users answers a token it has just stored with its family.
+        safe_to_resend=True)
     if answer.status_code == 404:  # the account was deleted a moment ago
         raise HTTPException(401, "invalid username or password", {"WWW-Authenticate": "Bearer"})
     if answer.status_code != 201:

@@ -60,8 +60,20 @@ class SessionRepository:
                     token_hash=token_hash, family_id=family_id, user_id=user_id, issued_at=time.time(),
                     expires_at=expires_at))
         except IntegrityError as exc:
-            # 256 random bits never collide: a hash stored already is a token sent twice.
-            raise SessionRefused(Refusal.REUSED) from exc
+            # 256 random bits never collide: a hash stored already is this request sent twice (auth
+            # resends it when the process that had it died) or a token presented again.
+            started = await self._started_with(token_hash, user_id)
+            if started is None:
+                raise SessionRefused(Refusal.REUSED) from exc
+            return started
+        return family_id
+
+    async def _started_with(self, token_hash: str, user_id: int) -> str | None:
+        """The family that this very token started for this user, while nothing has used or ended it."""
+        async with self.engine.connect() as conn:
+            family_id: str | None = await conn.scalar(select(refresh_tokens.c.family_id).where(
+                refresh_tokens.c.token_hash == token_hash, refresh_tokens.c.user_id == user_id,
+                refresh_tokens.c.spent_at.is_(None), refresh_tokens.c.revoked_at.is_(None)))
         return family_id
 
     async def renew(self, token_hash: str, new_token_hash: str, expires_at: float, revoke_until: float) -> Renewal:
