@@ -22,6 +22,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import httpx
 import redis
+from footprint import resident_mb
 from table import Result, median_of_rounds, save, system_description, text_table
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +40,7 @@ from tests.conftest import PostgresDatabases  # noqa: E402 - the same helpers th
 from tests.platform.harness import PASSWORD, SERVICES, Client, Platform, free_port_block, wait_until  # noqa: E402
 
 K6 = Path(sys.executable).with_name("k6")
+IDLE_SECONDS = 3.0  # after start-up, before the first request: the platform idle
 LIST_PATH = "/blog/api/posts?limit=20"
 SEEDED_POSTS = 50
 WRITERS = 20
@@ -169,10 +172,14 @@ def service_pids(platform: Platform) -> dict[str, int | None]:
     return {name: stats.get(name, {}).get("pid") for name in SERVICES}
 
 
-def bench(runs: list[Run], args: argparse.Namespace, env: dict[str, str], scratch: Path) -> tuple[list[Result], int]:
-    """The runs' results, and how many posts the blog held at the end."""
+def bench(runs: list[Run], args: argparse.Namespace, env: dict[str, str], scratch: Path) -> tuple[list[Result], dict]:
+    """The runs' results, and what the platform was besides: its memory idle, and the posts it held at the end."""
     platform = Platform(scratch, env).start()
     try:
+        time.sleep(IDLE_SECONDS)
+        assert platform.process is not None
+        idle = resident_mb(platform.process.pid)
+        print(f"  idle: {idle['total']:.0f} MB RSS", flush=True)
         author, ids = seed(platform, SEEDED_POSTS)
         posts = scratch / "posts.json"
         posts.write_bytes(httpx.get(platform.url + LIST_PATH).raise_for_status().content)
@@ -186,7 +193,7 @@ def bench(runs: list[Run], args: argparse.Namespace, env: dict[str, str], scratc
                     print(f" round {number} of {args.rounds}", flush=True)
                 rounds.append([measure_watching(platform, run, {**common, "BASE_URL": urls[run.target]}, args, scratch)
                                for run in runs])
-        return median_of_rounds(rounds), platform.stats()["blog"]["post_count"]
+        return median_of_rounds(rounds), {"idle_rss_mb": idle, "posts_at_end": platform.stats()["blog"]["post_count"]}
     except Exception:
         print(f"the platform's output, the last of it:\n{platform.output()[-4000:]}", file=sys.stderr)
         raise
@@ -218,14 +225,15 @@ def main() -> int:
     print(f"k6 on {system['stack_name']}:", flush=True)
     try:
         with tempfile.TemporaryDirectory(prefix="titanium-bench-") as scratch:
-            results, posts_at_end = bench(runs, args, env, Path(scratch))
+            results, platform = bench(runs, args, env, Path(scratch))
     finally:
         if databases:
             databases.drop_all()
         if args.redis:
             _remove_keys(args.redis, env["TITANIUM_REDIS_PREFIX"])
-    print(f"\n{text_table(system, results)}\nposts at the end: {posts_at_end}")
-    for path in save(system, results, posts_at_end, HERE / "results"):
+    system |= platform
+    print(f"\n{text_table(system, results)}\nposts at the end: {platform['posts_at_end']}")
+    for path in save(system, results, HERE / "results"):
         print(f"written: {path.relative_to(HERE.parent)}")
     return 0
 

@@ -130,12 +130,15 @@ def _ratios(ratios: dict[str, float] | None) -> str:
     return " ".join((f"{ratio:.0f}" if ratio >= 10 else f"{ratio:.2f}").rjust(4) for ratio in ratios.values())
 
 
-def notes(results: list[Result]) -> list[str]:
+def notes(system: dict, results: list[Result]) -> list[str]:
+    idle = system.get("idle_rss_mb")
+    memory = ([f"the platform idle (just started, no request yet): {idle['total']:.0f} MB RSS, "
+               + ", ".join(f"{name} {size:.0f}" for name, size in idle.items() if name != "total")] if idle else [])
     dropped = [f"{result.title}: k6 dropped {result.dropped_iterations} requests it was due to send "
                f"(no virtual user free: the answers came too slowly)" for result in results if result.dropped_iterations]
     restarted = [f"{result.title}: {', '.join(result.restarted)} restarted during the run; the outage is in its figures"
                  for result in results if result.restarted]
-    return [*dropped, *restarted, NOTE]
+    return [*memory, *dropped, *restarted, NOTE]
 
 
 def text_table(system: dict, results: list[Result]) -> str:
@@ -143,18 +146,18 @@ def text_table(system: dict, results: list[Result]) -> str:
     widths = [max(len(line[column]) for line in lines) for column in range(len(COLUMNS))]
     aligned = ["  ".join(cell.ljust(width) if column == 0 else cell.rjust(width)
                          for column, (cell, width) in enumerate(zip(line, widths, strict=True))).rstrip() for line in lines]
-    return "\n".join([header(system), "", *aligned, "", *notes(results)])
+    return "\n".join([header(system), "", *aligned, "", *notes(system, results)])
 
 
 def markdown_table(system: dict, results: list[Result]) -> str:
     lines = [COLUMNS, tuple(":--" if column == 0 else "--:" for column in range(len(COLUMNS))), *rows(results)]
     return "\n".join([header(system), "", *(f"| {' | '.join(line)} |" for line in lines), "",
-                      *(f"- {note}" for note in notes(results)), ""])
+                      *(f"- {note}" for note in notes(system, results)), ""])
 
 
-def save(system: dict, results: list[Result], posts_at_end: int, directory: Path) -> list[Path]:
+def save(system: dict, results: list[Result], directory: Path) -> list[Path]:
     """The results as JSON in a file of this bench's own; a whole bench's also as latest-<stack>.json and .md."""
-    document = json.dumps({**system, "posts_at_end": posts_at_end, "runs": [asdict(result) for result in results]}, indent=2)
+    document = json.dumps({**system, "runs": [asdict(result) for result in results]}, indent=2)
     files = {directory / f"{system['stack']}-{system['timestamp']}.json": document}
     if not system["only"]:
         files |= {directory / f"latest-{system['stack']}.json": document,
