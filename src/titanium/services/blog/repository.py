@@ -185,30 +185,35 @@ class BlogRepository:
 
         async def write(conn: AsyncConnection) -> int:
             nonlocal replayed
-            if request is not None and (earlier := await self._made_by(conn, request)) is not None:
-                replayed = True
-                return earlier
             now = utcnow()
             category_id = await self._category_id(conn, category)
-            return await conn.scalar(
-                posts.insert().values(title=title, content=content, author=author, author_id=author_id,
-                                      category_id=category_id, created_at=now, updated_at=now,
-                                      request_key=request and request.key,
-                                      request_fingerprint=request and request.fingerprint)
+            # A keyed insert skips a key that a post holds already (one statement,
+            # no lookup first: a replay is rare); an unkeyed one has no key to meet.
+            insert = posts.insert() if request is None else insert_ignoring_conflicts(conn.dialect.name, posts)
+            made = await conn.scalar(
+                insert.values(title=title, content=content, author=author, author_id=author_id,
+                              category_id=category_id, created_at=now, updated_at=now,
+                              request_key=request and request.key,
+                              request_fingerprint=request and request.fingerprint)
                 .returning(posts.c.id)
             )
+            if made is None:  # this key's create was done before
+                assert request is not None
+                replayed = True
+                return await self._made_by(conn, request)
+            return int(made)
 
         post = await self._write_post(write)
         assert post is not None  # an insert always yields its post
         return Created(post, replayed)
 
     @staticmethod
-    async def _made_by(conn: AsyncConnection, request: KeyedRequest) -> int | None:
-        """The id of the post that this key's create made, if one did."""
+    async def _made_by(conn: AsyncConnection, request: KeyedRequest) -> int:
+        """The id of the post that this key's create made."""
         earlier = (await conn.execute(select(posts.c.id, posts.c.request_fingerprint)
                                       .where(posts.c.request_key == request.key))).first()
-        if earlier is None:
-            return None
+        if earlier is None:  # deleted since the insert met it
+            raise ConcurrentChange
         if earlier.request_fingerprint != request.fingerprint:
             raise KeyUsedForAnotherRequest
         post_id: int = earlier.id
