@@ -140,6 +140,7 @@ async def create_post(new: NewPost, user: User, service: BlogDep, request: Reque
                                                           user["user_id"], category, keyed_request(request))
     if replayed:
         mark_replayed(response)
+    # A replay drops the lists too: the first may have died before it did.
     await service.cache.invalidate(ALL_LISTS, _category_lists(post["category"]["slug"]), CATEGORIES)
     return post
 

@@ -176,7 +176,7 @@ class BlogRepository:
 
     # --- writing -------------------------------------------------------
     async def create_post(self, title: str, content: str, author: str, author_id: int, category: CategoryRef,
-                          request: KeyedRequest | None = None) -> Created:
+                          keyed: KeyedRequest | None = None) -> Created:
         """The new post; for a keyed request this database has already done, the post it made then.
 
         Raises KeyUsedForAnotherRequest when the key was recorded with another request.
@@ -189,18 +189,18 @@ class BlogRepository:
             category_id = await self._category_id(conn, category)
             # A keyed insert skips a key that a post holds already (one statement,
             # no lookup first: a replay is rare); an unkeyed one has no key to meet.
-            insert = posts.insert() if request is None else insert_ignoring_conflicts(conn.dialect.name, posts)
+            insert = posts.insert() if keyed is None else insert_ignoring_conflicts(conn.dialect.name, posts)
             made = await conn.scalar(
                 insert.values(title=title, content=content, author=author, author_id=author_id,
                               category_id=category_id, created_at=now, updated_at=now,
-                              request_key=request and request.key,
-                              request_fingerprint=request and request.fingerprint)
+                              request_key=keyed.key if keyed else None,
+                              request_fingerprint=keyed.fingerprint if keyed else None)
                 .returning(posts.c.id)
             )
             if made is None:  # this key's create was done before
-                assert request is not None
+                assert keyed is not None
                 replayed = True
-                return await self._made_by(conn, request)
+                return await self._made_by(conn, keyed)
             return int(made)
 
         post = await self._write_post(write)
@@ -208,13 +208,13 @@ class BlogRepository:
         return Created(post, replayed)
 
     @staticmethod
-    async def _made_by(conn: AsyncConnection, request: KeyedRequest) -> int:
+    async def _made_by(conn: AsyncConnection, keyed: KeyedRequest) -> int:
         """The id of the post that this key's create made."""
         earlier = (await conn.execute(select(posts.c.id, posts.c.request_fingerprint)
-                                      .where(posts.c.request_key == request.key))).first()
+                                      .where(posts.c.request_key == keyed.key))).first()
         if earlier is None:  # deleted since the insert met it
             raise ConcurrentChange
-        if earlier.request_fingerprint != request.fingerprint:
+        if earlier.request_fingerprint != keyed.fingerprint:
             raise KeyUsedForAnotherRequest
         post_id: int = earlier.id
         return post_id
