@@ -146,6 +146,14 @@ class BlogSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
     auth_url: str = default_url("auth")
     jwks_cache_seconds: int = Field(default=300, gt=0)
     cache_ttl_seconds: int = Field(default=60, gt=0)
+    # Uploaded images (services/blog/media_storage.py): in S3-compatible
+    # object storage when a bucket is set (credentials from the standard AWS
+    # variables or the pod's role, never from these settings), in this folder
+    # otherwise (default: data_dir/media).
+    media_dir: Path | None = None
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
 
     @model_validator(mode="after")
     def _database(self) -> BlogSettings:
