@@ -7,9 +7,9 @@ deployment manifest can be checked against exactly the settings it must set.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from titanium.core.topology import DEFAULT_PORTS, default_url
@@ -26,6 +26,9 @@ def _rate_limit(text: str) -> str:
 
 
 RateLimitText = Annotated[str, AfterValidator(_rate_limit)]
+T = TypeVar("T")
+# An optional setting a manifest may give as an empty value, meaning "not set".
+Unset = Annotated[T | None, BeforeValidator(lambda value: value or None)]
 
 
 class ServiceSettings(BaseSettings):
@@ -150,10 +153,10 @@ class BlogSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
     # object storage when a bucket is set (credentials from the standard AWS
     # variables or the pod's role, never from these settings), in this folder
     # otherwise (default: data_dir/media).
-    media_dir: Path | None = None
-    s3_bucket: str | None = None
-    s3_endpoint_url: str | None = None
-    s3_region: str | None = None
+    media_dir: Unset[Path] = None
+    s3_bucket: Unset[str] = None
+    s3_endpoint_url: Unset[str] = None
+    s3_region: Unset[str] = None
 
     @model_validator(mode="after")
     def _database(self) -> BlogSettings:
