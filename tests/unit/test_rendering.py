@@ -13,6 +13,7 @@ from titanium.services.blog.rendering import (
     first_image,
     markdown_html,
     reading_minutes,
+    searchable_text,
     summary_text,
 )
 
@@ -212,6 +213,11 @@ def test_a_long_summary_is_cut_at_a_word_with_an_ellipsis() -> None:
     assert summary.startswith("Titanium runs the same code on a laptop and in Kubernetes.")
     assert not re.search(r"[#*`|\[\]<>!]", summary), summary
     assert summary_text("한국어 문장입니다. " * 40, 50) == "한국어 문장입니다. " * 4 + "한국어…"
+
+
+def test_the_searchable_text_is_every_word_without_markup() -> None:
+    source = "# Setup\n\n```bash\nmake install\n```\n\n| Port |\n|---|\n| 8000 |\n\nRun **it** <b>now</b>.[^1]\n\n[^1]: Note.\n"
+    assert searchable_text(source) == "Setup make install Port 8000 Run it now."
 
 
 def test_reading_time_counts_english_by_words_and_korean_by_characters() -> None:

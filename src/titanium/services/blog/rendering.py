@@ -365,6 +365,11 @@ def summary_text(source: str, limit: int = 200) -> str:
     return _cut(prose or _one_line(block.text for block in blocks), limit)
 
 
+def searchable_text(source: str) -> str:
+    """Every word a reader reads in the post (headings, prose, tables, code), on one line, with no markup: for search."""
+    return _one_line(block.text for block in _blocks(_TEXT_PARSER.parse(source)))
+
+
 def plain_text(source: str, limit: int = 160) -> str:
     """The same as summary_text (the name pages.py used before it)."""
     return summary_text(source, limit)
