@@ -172,6 +172,10 @@ def test_seed_mode_shows_https_images_from_its_html() -> None:
     page = markdown_html('<img src="https://a.example/t.png" width="300" height="abc" alt="t">', mode="seed")
     [image] = Elements(page).tags("img")
     assert image == {"src": "https://a.example/t.png", "width": "300", "alt": "t", "loading": "lazy", "decoding": "async"}
+    tricky = '<img alt="a> b src=" src="https://a.example/u.png"> <img alt="src=&quot;x" src="http://a.example/v.png">'
+    [kept] = Elements(markdown_html(tricky, mode="seed")).tags("img")
+    assert kept["src"] == "https://a.example/u.png"
+    assert first_image(tricky, mode="seed") == "https://a.example/u.png"
 
 
 def test_seed_mode_cannot_forge_a_highlighted_block_or_a_checkbox() -> None:

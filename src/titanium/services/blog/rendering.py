@@ -100,8 +100,9 @@ LINK_REL = "nofollow noopener"
 _FOOTNOTE_ID = re.compile(r"^fn(?:ref)?-[0-9a-f]{8}-[0-9]{1,4}(?::[0-9]{1,4})?$")
 _DIMENSION = re.compile(r"^[1-9][0-9]{0,4}$")
 _SIZE_HINT = re.compile(r"^([1-9][0-9]{0,4})x([1-9][0-9]{0,4})$")
-_IMG_WITHOUT_SOURCE = re.compile(r"<img\b(?![^>]*\ssrc=)[^>]*>")
-_IMG_SRC = re.compile(r'<img\b[^>]*?\ssrc="([^"]*)"')
+# An <img> as nh3 writes it: each attribute as name="value", no '"' inside a value (it becomes &quot;).
+_IMG_TAG = re.compile(r'<img((?:\s+[\w-]+="[^"]*")*)\s*/?>')
+_ATTRIBUTE = re.compile(r'\s+([\w-]+)="([^"]*)"')
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _WHITESPACE = re.compile(r"\s+")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -251,7 +252,7 @@ def markdown_html(source: str, mode: str = "markdown") -> str:
     rendered = parser.renderer.render(tokens, parser.options, env)
     clean = _CLEANERS[mode].clean(rendered)
     if mode == "seed":
-        clean = _IMG_WITHOUT_SOURCE.sub("", clean)  # a writer's <img> whose source was not one we show
+        clean = _IMG_TAG.sub(_with_a_source, clean)
     held: list[str] = env.get("held", [])
     if held:
         clean = _HELD.sub(lambda place: held[int(place[1])], clean)
@@ -287,8 +288,20 @@ def _first_html_image(fragment: str, mode: str) -> str | None:
     """The first image a piece of a seed post's HTML shows, as the sanitiser serialises it."""
     if mode != "seed" or "<img" not in fragment.lower():
         return None
-    found = _IMG_SRC.search(_CLEANERS[mode].clean(fragment))
-    return html.unescape(found[1]) if found else None
+    for tag in _IMG_TAG.finditer(_CLEANERS[mode].clean(fragment)):
+        source = _img_source(tag)
+        if source:
+            return html.unescape(source)
+    return None
+
+
+def _img_source(tag: re.Match[str]) -> str | None:
+    return dict(_ATTRIBUTE.findall(tag[1])).get("src")
+
+
+def _with_a_source(tag: re.Match[str]) -> str:
+    """The <img> as it is, or nothing when nh3 took its source away (a writer's, from where we show none)."""
+    return tag[0] if _img_source(tag) else ""
 
 
 # --- plain text ---------------------------------------------------------------
