@@ -882,7 +882,10 @@ def test_the_lists_have_page_numbers(open_page: OpenPage, platform: Platform, se
     pager = page.get_by_role("navigation", name="Pages")
     assert pager.locator("[aria-current=page]").inner_text() == "1"
     assert pager.get_by_role("link", name=f"Page {last}").inner_text() == str(last)
-    pager.get_by_role("link", name="Page 3").click()
+    assert pager.get_by_role("link", name="Page 3").count() == 0  # too far from page 1: "…" stands for it
+    pager.get_by_role("link", name="Page 2").click()
+    page.wait_for_url("**/blog/?page=2")
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Page 3").click()
     page.wait_for_url("**/blog/?page=3")
     assert page.get_by_role("navigation", name="Pages").locator("[aria-current=page]").inner_text() == "3"
     assert h1_count(page) == 1 and "page 3" in page.locator("h1").inner_text()
@@ -893,10 +896,11 @@ def test_the_lists_have_page_numbers(open_page: OpenPage, platform: Platform, se
     assert page.get_by_role("link", name=re.compile("Older posts")).count() == 0
     assert page.locator(".post-card h2").last.inner_text() == all_titles_newest_first(platform)[-1]
     # A category's pages are numbered within it.
-    gamma = sum(1 for post in seeded if post["category"]["slug"] == "gamma")
+    with api(platform) as client:
+        gamma = next(found for found in client.get("/blog/api/categories").json() if found["slug"] == "gamma")
     page.goto("/blog/categories/gamma")
-    numbers = page.get_by_role("navigation", name="Pages").locator("a").all_inner_texts()
-    assert numbers[-1 if gamma <= 10 else -2].strip().isdigit()
+    numbers = page.get_by_role("navigation", name="Pages").locator(".page-numbers a").all_inner_texts()
+    assert numbers[0] == "1" and numbers[-1] == str(-(-gamma["post_count"] // 10)) != str(last)
 
 
 def test_lists_and_posts_tell_their_reading_time(open_page: OpenPage, writer: Client) -> None:

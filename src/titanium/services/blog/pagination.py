@@ -12,10 +12,11 @@ def last_page(total: int, page_size: int) -> int:
     return max(1, ceil(total / page_size))
 
 
-def page_numbers(current: int, last: int, around: int = 2) -> list[int | None]:
-    """1 … 4 5 [6] 7 8 … 20: every page within `around` of the current one, the first and the last.
+def page_numbers(current: int, last: int, around: int = 1) -> list[int | None]:
+    """1 … 5 [6] 7 … 20: every page within `around` of the current one, the first and the last.
 
-    A gap of a single page shows that page rather than "…", which would take the same room.
+    At most seven items, so that they fit a phone's width on one row. A gap of a single page
+    shows that page rather than "…", which would take the same room.
     """
     shown = sorted({1, last, *range(max(1, current - around), min(last, current + around) + 1)})
     numbers: list[int | None] = []
