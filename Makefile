@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run run-prod migrate test lint bench bench-prod observe clean
+.PHONY: install run run-prod migrate test lint bench bench-prod observe clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,9 +12,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,deploy]'
 	@# tests/browser drive Debian's Chromium (playwright never downloads a browser here).
 	@deploy/tools/need_package.sh /usr/bin/chromium chromium tests/browser
+	@# ...with a Korean font, or the Korean pages' screenshots show boxes for every letter.
+	@deploy/tools/need_package.sh /usr/share/fonts/truetype/nanum/NanumGothic.ttf fonts-nanum tests/browser
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP) ## create .venv and install Titanium with its development tools
+
+# The blog's words (src/titanium/services/blog/locale): extracted from the code into a .pot per
+# domain, merged into each language's .po (translate what is new there), compiled to .mo.
+BLOG := src/titanium/services/blog
+PYBABEL := $(abspath $(BIN))/pybabel
+EXTRACT := $(PYBABEL) extract --sort-by-file --width 120 --project Titanium --copyright-holder "the Titanium authors"
+messages: install ## the blog's words: extract them, merge them into each language's catalog, compile
+	cd $(BLOG) && $(EXTRACT) --mapping-file locale/blog.cfg --output-file locale/blog.pot .
+	cd $(BLOG) && $(EXTRACT) --mapping-file locale/blog_script.cfg --keywords t --keywords tn:1,2 \
+		--output-file locale/blog_script.pot .
+	for domain in blog blog_script; do \
+		$(PYBABEL) update --input-file $(BLOG)/locale/$$domain.pot --output-dir $(BLOG)/locale --domain $$domain \
+			--no-fuzzy-matching --ignore-obsolete --width 120 || exit 1; \
+	done
+	$(PYBABEL) compile --directory $(BLOG)/locale --domain "blog blog_script" --statistics
 
 run: install ## start every service on SQLite and an in-process cache (Ctrl-C stops)
 	$(BIN)/titanium up

@@ -4,9 +4,10 @@
   `base_url` is its gateway.
 - `browser` (session): headless Chromium from /usr/bin/chromium (never a downloaded browser; a missing
   one fails the tests with how to install it).
-- `open_page(viewport="desktop" | "phone", *, bypass_csp=False, path=None, javascript=True)`: a page in a
-  fresh context (1280x800 or 390x844); its requests to any other origin are refused and recorded, and at the end of
-  the test none may have been made, nor (where the CSP applies) any CSP violation reported.
+- `open_page(viewport="desktop" | "phone", *, bypass_csp=False, path=None, javascript=True, locale="en-GB",
+  color_scheme="light")`: a page in a fresh context (1280x800 or 390x844) whose browser speaks `locale` (its
+  Accept-Language) and prefers `color_scheme`; its requests to any other origin are refused and recorded, and at the
+  end of the test none may have been made, nor (where the CSP applies) any CSP violation reported.
   `desktop_page` and `phone_page` are the same as fixtures.
 - `assert_accessible(page)` (tests/browser/axe.py, re-exported here): axe-core finds nothing serious or
   critical; needs a page opened with bypass_csp=True.
@@ -111,10 +112,10 @@ def open_page(browser: Browser, base_url: str) -> Iterator[Callable[..., Page]]:
     opened: list[tuple[BrowserContext, PageWatch]] = []
 
     def open_(viewport: str = "desktop", *, bypass_csp: bool = False, path: str | None = None,
-              javascript: bool = True) -> Page:
+              javascript: bool = True, locale: str = "en-GB", color_scheme: str = "light") -> Page:
         context = browser.new_context(viewport=VIEWPORTS[viewport], base_url=base_url, bypass_csp=bypass_csp,
-                                      java_script_enabled=javascript, locale="en-GB", timezone_id="UTC",
-                                      reduced_motion="reduce")
+                                      java_script_enabled=javascript, locale=locale, timezone_id="UTC",
+                                      reduced_motion="reduce", color_scheme=color_scheme)  # type: ignore[arg-type]
         context.set_default_timeout(TIMEOUT_MS)
         watch = PageWatch(base_url, csp=not bypass_csp)
         context.route("**/*", watch.route)

@@ -9,7 +9,9 @@ than the screen. Every test leaves a screenshot in tests/browser/screenshots/.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from urllib.parse import quote
@@ -19,7 +21,7 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect
 
 from tests.browser.conftest import assert_accessible, assert_fits_viewport, screenshot
-from tests.platform.harness import PASSWORD, Client, Platform, unique
+from tests.platform.harness import PASSWORD, Client, Platform, unique, wait_until
 
 VIEWPORT_NAMES = ["desktop", "phone"]
 SEED_PREFIX = "Seeded post"
@@ -243,6 +245,12 @@ def test_old_hash_links_lead_to_the_new_pages(open_page: OpenPage, seeded: list[
     page.goto("/blog/#/login")
     page.wait_for_url("**/blog/login")
     screenshot(page, "hash-link-login")
+    # The seed's own app wrote #/posts/new and #/posts/{id}/edit: its writing and editing pages
+    # (which send a visitor who is not logged in to log in first, and back).
+    page.goto("/blog/#/posts/new")
+    page.wait_for_url("**/blog/login?next=%2Fblog%2Fwrite")
+    page.goto(f"/blog/#/posts/{post['id']}/edit")
+    page.wait_for_url(f"**/blog/login?next=%2Fblog%2Fposts%2F{post['id']}%2Fedit")
 
 
 def test_unknown_posts_categories_and_pages_answer_a_404_page(open_page: OpenPage) -> None:
@@ -678,3 +686,291 @@ def test_the_page_scripts_keep_the_token_only_in_session_storage(open_page: Open
     stored = json.loads(page.evaluate("() => JSON.stringify({...sessionStorage})"))
     assert stored["titanium.username"] == writer.username and stored["titanium.token"].count(".") == 2
     assert page.evaluate("() => localStorage.length") == 0 and page.context.cookies() == []
+
+
+# --- Korean and English -----------------------------------------------------------------
+KOREAN = "ko-KR"
+KOREAN_DATE = re.compile(r"^\d{4}년 \d{1,2}월 \d{1,2}일$")
+# Words a Korean page may show in Latin letters: names and terms that are not translated.
+LATIN_WORDS_IN_KOREAN = {"Atom", "JavaScript", "Titanium", "blog", "English", "https", "name", "example", "com"}
+
+
+def untranslated_words(page: Page) -> set[str]:
+    """Latin-letter words in the page's own words (not people's: titles, names, categories, posts, addresses)."""
+    words: list[str] = page.evaluate("""() => {
+        const copy = document.body.cloneNode(true);
+        copy.querySelectorAll('.post-card h2, .summary, .meta a, .badge, .categories, .content, .who, [lang]:not(html), '
+            + 'input, textarea, datalist, code, script, [hidden], .page-numbers, h1').forEach((node) => node.remove());
+        document.body.append(copy);  // innerText needs the copy laid out
+        const text = copy.innerText;
+        copy.remove();
+        return text.match(/[A-Za-z]{2,}/g) || [];
+    }""")
+    return set(words) - LATIN_WORDS_IN_KOREAN
+
+
+@pytest.mark.parametrize("viewport", VIEWPORT_NAMES)
+def test_a_korean_browser_gets_the_pages_in_korean(open_page: OpenPage, platform: Platform, seeded: list[dict],
+                                                   writer: Client, viewport: str) -> None:
+    page = open_page(viewport, locale=KOREAN, bypass_csp=True)
+    response = page.goto("/blog/")
+    assert response is not None and {"accept-language", "cookie"} <= {
+        name.strip().lower() for name in response.headers["vary"].split(",")}
+    assert page.locator("html").get_attribute("lang") == "ko"
+    assert page.locator("h1").inner_text() == "최신 글"
+    expect(page).to_have_title("Titanium blog")
+    first = page.locator(".post-card").first
+    assert KOREAN_DATE.match(first.locator("time").inner_text()), first.locator("time").inner_text()
+    assert re.fullmatch(r"\d+분 분량", first.locator(".reading-time").inner_text())
+    assert page.get_by_role("link", name=re.compile("이전 글")).is_visible()
+    assert page.get_by_role("button", name="English").is_visible()
+    assert untranslated_words(page) == set(), page.url
+    screenshot(page, f"korean-list-{viewport}")
+    assert_fits_viewport(page)
+    assert_accessible(page)
+    post = seeded[3]
+    page.goto(f"/blog/posts/{post['id']}")
+    assert page.locator(".meta").inner_text().startswith(f"글쓴이 {post['author']}")
+    assert untranslated_words(page) == set(), page.url
+    assert_accessible(page)
+    # The script speaks Korean too: its account links, and what it says about a form.
+    page.goto("/blog/login")
+    expect(page.locator("#login-form")).to_be_visible()
+    page.click("#submit")
+    expect(page.locator("#form-errors")).to_contain_text("사용자 이름을 입력해 주세요.")
+    expect(page.locator("#form-errors")).to_contain_text("비밀번호를 입력해 주세요.")
+    assert untranslated_words(page) == set(), page.url
+    screenshot(page, f"korean-login-errors-{viewport}")
+    assert_accessible(page)
+    log_in(page, writer.username or "")
+    expect(page.locator("#flash")).to_have_text(f"{writer.username} 님, 환영합니다. 로그인되었습니다.")
+    expect(page.locator("#account")).to_contain_text("로그아웃")
+    page.goto("/blog/write")
+    expect(page.locator("#post-form")).to_be_visible()
+    expect(page.locator("#post-title-count")).to_have_text("120자 중 0자")
+    page.fill("#post-title", "제목")
+    expect(page.locator("#post-title-count")).to_have_text("120자 중 2자")
+    assert untranslated_words(page) == set(), page.url
+    screenshot(page, f"korean-write-{viewport}")
+    assert_fits_viewport(page)
+    assert_accessible(page)
+    # Every other page of the blog, logged out.
+    page.evaluate("() => sessionStorage.clear()")
+    for path in ("/blog/register", "/blog/categories/beta", f"/blog/authors/{post['author']}", "/blog/?page=2",
+                 "/blog/posts/999999", "/blog/no/such/page"):
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        assert page.locator("html").get_attribute("lang") == "ko", path
+        assert untranslated_words(page) == set(), path
+        assert_accessible(page)
+
+
+def test_an_english_browser_gets_english_and_others_the_site_language(platform: Platform, seeded: list[dict]) -> None:
+    with api(platform) as client:
+        for accept, heading, lang in (("en-US,en;q=0.9", "Latest posts", "en"), ("ko;q=0.2, en-GB", "Latest posts", "en"),
+                                      ("fr-FR, ko;q=0.5", "최신 글", "ko"), ("de-DE, fr;q=0.8", "Latest posts", "en"),
+                                      ("", "Latest posts", "en")):
+            page = client.get("/blog/", headers={"Accept-Language": accept})
+            assert f'<html lang="{lang}">' in page.text and f'tabindex="-1">{heading}' in page.text, accept
+        # Feeds are for programs: in the site's language whoever asks.
+        feed = client.get("/blog/feed.xml", headers={"Accept-Language": "ko"})
+        assert parse_xml(feed.content).get("{http://www.w3.org/XML/1998/namespace}lang") == "en"
+
+
+@pytest.mark.parametrize("javascript", [False, True], ids=["without-javascript", "with-javascript"])
+def test_the_language_switch_on_every_page_keeps_the_readers_choice(open_page: OpenPage, seeded: list[dict],
+                                                                    javascript: bool) -> None:
+    page = open_page("phone", path="/blog/?page=2", javascript=javascript)
+    assert page.locator("h1").inner_text().startswith("Latest posts")
+    page.get_by_role("button", name="한국어").click()
+    page.wait_for_load_state()
+    assert page.url.endswith("/blog/?page=2"), page.url  # the same page, now in Korean
+    assert page.locator("h1").inner_text().startswith("최신 글")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "titanium_language")
+    assert cookie["value"] == "ko" and cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/blog"
+    screenshot(page, f"language-switched-{'js' if javascript else 'no-js'}")
+    page.goto(f"/blog/posts/{seeded[0]['id']}")  # the choice holds on every page
+    assert page.locator("html").get_attribute("lang") == "ko"
+    page.get_by_role("button", name="English").click()
+    page.wait_for_url(re.compile(rf"/blog/posts/{seeded[0]['id']}-"))
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator(".meta").inner_text().startswith("By ")
+
+
+def test_the_switches_refuse_what_they_do_not_offer(platform: Platform) -> None:
+    with api(platform) as client:
+        for path, body in (("/blog/language", "language=fr&next=/blog/"), ("/blog/theme", "theme=pink&next=/blog/")):
+            answer = client.post(path, content=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert answer.status_code == 422 and "must be one of" in answer.json()["detail"], path
+            assert "set-cookie" not in answer.headers
+        wrong_type = client.post("/blog/language", json={"language": "ko"})
+        assert wrong_type.status_code == 415 and wrong_type.json()["detail"]
+        # Back to a page of this blog only: never another site.
+        for next_page, landing in (("https://evil.example/", "/blog/"), ("//evil.example", "/blog/"),
+                                   ("/blog/posts/1", "/blog/posts/1"), ("/blog/api/posts", "/blog/")):
+            answer = client.post("/blog/language", data={"language": "ko", "next": next_page})
+            assert answer.status_code == 303 and answer.headers["location"] == landing, next_page
+
+
+# --- the dark theme ---------------------------------------------------------------------------
+DARK_PAGE = "rgb(11, 17, 32)"
+LIGHT_PAGE = "rgb(248, 250, 252)"
+
+
+def background(page: Page) -> str:
+    return page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+
+
+@pytest.mark.parametrize("viewport", VIEWPORT_NAMES)
+def test_a_reader_whose_system_is_dark_gets_the_dark_theme(open_page: OpenPage, seeded: list[dict], writer: Client,
+                                                           viewport: str) -> None:
+    page = open_page(viewport, color_scheme="dark", bypass_csp=True)
+    post = writer.create_post(title="Dark and light", content=MARKDOWN, category_name="Gamma").json()
+    pages = {"list": "/blog/", "post": f"/blog/posts/{post['id']}", "login": "/blog/login", "not-found": "/blog/nothing"}
+    for name, path in pages.items():
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        assert background(page) == DARK_PAGE, path
+        expect(page.get_by_role("button", name="Light theme")).to_be_visible()
+        assert page.get_by_role("button", name="Dark theme").count() == 0  # hidden, so not offered
+        screenshot(page, f"dark-{name}-{viewport}")
+        assert_fits_viewport(page)
+        assert_accessible(page)
+    sign_in_with_storage(page, writer)
+    page.goto("/blog/write")
+    expect(page.locator("#post-form")).to_be_visible()
+    page.click("#submit")
+    expect(page.locator("#form-errors")).to_be_visible()
+    screenshot(page, f"dark-write-errors-{viewport}")
+    assert_accessible(page)
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-javascript", "without-javascript"])
+def test_the_theme_switch_changes_the_theme_and_keeps_it(open_page: OpenPage, seeded: list[dict], javascript: bool) -> None:
+    page = open_page("desktop", path="/blog/?page=2", javascript=javascript)
+    assert background(page) == LIGHT_PAGE
+    page.get_by_role("button", name="Dark theme").click()
+    expect(page.get_by_role("button", name="Light theme")).to_be_visible()
+    assert background(page) == DARK_PAGE
+    if javascript:  # changed in place: the switch keeps the focus
+        assert page.evaluate("() => document.activeElement.classList.contains('to-light')")
+    # With the script the choice is sent in the background, without it the form is sent: the server keeps it.
+    wait_until(lambda: {c["name"]: c["value"] for c in page.context.cookies()}.get("titanium_theme") == "dark",
+               timeout=10, what="the theme cookie")
+    assert page.url.endswith("/blog/?page=2")
+    # The choice holds on the next page, from its first paint: the server sends the dark stylesheet as applying.
+    response = page.goto("/blog/")
+    assert response is not None and 'media="all" id="dark-theme"' in response.text()
+    assert background(page) == DARK_PAGE
+    screenshot(page, f"theme-switched-{'js' if javascript else 'no-js'}")
+    # A reader whose system is dark can choose light, the other way round.
+    page.get_by_role("button", name="Light theme").click()
+    expect(page.get_by_role("button", name="Dark theme")).to_be_visible()
+    assert background(page) == LIGHT_PAGE
+    dark_system = open_page("phone", color_scheme="dark", javascript=javascript)
+    dark_system.context.add_cookies([{"name": "titanium_theme", "value": "light", "url": page.url}])
+    dark_system.goto("/blog/")
+    assert background(dark_system) == LIGHT_PAGE
+
+
+# --- page numbers, reading time, structured data, robots.txt -------------------------------------
+@pytest.mark.parametrize("viewport", VIEWPORT_NAMES)
+def test_the_lists_have_page_numbers(open_page: OpenPage, platform: Platform, seeded: list[dict], viewport: str) -> None:
+    total = len(all_titles_newest_first(platform))
+    last = -(-total // 10)
+    page = open_page(viewport, path="/blog/")
+    pager = page.get_by_role("navigation", name="Pages")
+    assert pager.locator("[aria-current=page]").inner_text() == "1"
+    assert pager.get_by_role("link", name=f"Page {last}").inner_text() == str(last)
+    assert pager.get_by_role("link", name="Page 3").count() == 0  # too far from page 1: "…" stands for it
+    pager.get_by_role("link", name="Page 2").click()
+    page.wait_for_url("**/blog/?page=2")
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Page 3").click()
+    page.wait_for_url("**/blog/?page=3")
+    assert page.get_by_role("navigation", name="Pages").locator("[aria-current=page]").inner_text() == "3"
+    assert h1_count(page) == 1 and "page 3" in page.locator("h1").inner_text()
+    screenshot(page, f"page-numbers-{viewport}")
+    assert_fits_viewport(page)
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name=f"Page {last}").click()
+    page.wait_for_url(f"**/blog/?page={last}")
+    assert page.get_by_role("link", name=re.compile("Older posts")).count() == 0
+    assert page.locator(".post-card h2").last.inner_text() == all_titles_newest_first(platform)[-1]
+    # A category's pages are numbered within it.
+    with api(platform) as client:
+        gamma = next(found for found in client.get("/blog/api/categories").json() if found["slug"] == "gamma")
+    page.goto("/blog/categories/gamma")
+    numbers = page.get_by_role("navigation", name="Pages").locator(".page-numbers a").all_inner_texts()
+    assert numbers[0] == "1" and numbers[-1] == str(-(-gamma["post_count"] // 10)) != str(last)
+
+
+def test_lists_and_posts_tell_their_reading_time(open_page: OpenPage, writer: Client) -> None:
+    long = writer.create_post(title="A long read", content=" ".join(["word"] * 1150), category_name="Gamma").json()
+    page = open_page("desktop", path=f"/blog/authors/{writer.username}")
+    assert page.locator(".post-card .reading-time").first.inner_text() == "5 min read"
+    page.goto(f"/blog/posts/{long['id']}")
+    assert page.locator(".post-full .reading-time").inner_text() == "5 min read"
+
+
+def test_a_post_page_carries_a_twitter_card_and_blog_posting_json_ld(open_page: OpenPage, platform: Platform,
+                                                                     writer: Client) -> None:
+    title = f"Structured {PAYLOAD_SCRIPT} data"
+    post = writer.create_post(title=title, content="A post about **structure**.", category_name="Gamma").json()
+    page = open_page("desktop", path=f"/blog/posts/{post['id']}")
+    blocks = page.locator('script[type="application/ld+json"]')
+    assert blocks.count() == 1
+    data = json.loads(blocks.text_content() or "")
+    assert data["@context"] == "https://schema.org" and data["@type"] == "BlogPosting"
+    assert data["headline"] == title and data["description"] == "A post about structure."
+    assert data["author"] == {"@type": "Person", "name": writer.username,
+                              "url": f"{platform.url}/blog/authors/{writer.username}"}
+    assert data["url"] == page.url and data["mainEntityOfPage"]["@id"] == page.url
+    assert data["datePublished"].startswith(post["created_at"][:19]) and data["timeRequired"] == "PT1M"
+    assert data["publisher"]["name"] == "Titanium blog" and data["articleSection"] == "Gamma"
+    assert page.evaluate("() => typeof window.__x") == "undefined"
+    meta = {name: page.locator(f'meta[name="{name}"]').get_attribute("content")
+            for name in ("twitter:card", "twitter:title", "twitter:description")}
+    assert meta == {"twitter:card": "summary", "twitter:title": title, "twitter:description": "A post about structure."}
+
+
+def test_robots_txt_points_crawlers_at_the_pages_and_the_sitemap(platform: Platform) -> None:
+    with api(platform) as client:
+        answer = client.get("/blog/robots.txt")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "text/plain; charset=utf-8"
+    lines = answer.text.splitlines()
+    assert "User-agent: *" in lines and f"Sitemap: {platform.url}/blog/sitemap.xml" in lines
+    assert {"Disallow: /api/", "Disallow: /blog/api/", "Disallow: /blog/write"} <= set(lines)
+    assert not any(line in ("Disallow: /", "Disallow: /blog/") for line in lines)
+
+
+# --- when the blog does not answer ----------------------------------------------------------
+def test_a_page_of_a_service_that_does_not_answer_is_styled_and_leads_back(open_page: OpenPage, platform: Platform,
+                                                                           seeded: list[dict]) -> None:
+    """The gateway's own page (the blog's stylesheet is out of reach): its one style block allowed by its hash."""
+    page = open_page("phone")
+    pid = platform.pid_of("blog")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        response = page.goto("/blog/?page=2")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert response is not None and response.status == 504
+    assert "style-src 'sha256-" in response.headers["content-security-policy"]
+    assert page.locator("h1").inner_text() == "This page is unavailable for a moment"
+    assert page.locator("section[lang=ko] h2").inner_text() == "이 페이지를 잠시 열 수 없습니다"
+    # Styled (the watch fails the test on any CSP violation), light or dark as the system is.
+    assert page.evaluate("() => getComputedStyle(document.querySelector('main')).borderTopWidth") == "4px"
+    assert background(page) == LIGHT_PAGE
+    screenshot(page, "unavailable-phone")
+    assert_fits_viewport(page)
+    page.emulate_media(color_scheme="dark")
+    assert background(page) == DARK_PAGE
+    screenshot(page, "unavailable-phone-dark")
+    unavailable = response.text()
+    wait_until(lambda: httpx.get(f"{platform.url}/blog/api/categories").status_code == 200, what="the blog answering")
+    page.get_by_role("link", name="Try again").click()
+    page.wait_for_url("**/blog/?page=2")
+    assert page.locator("h1").inner_text().startswith("Latest posts")
+    # axe reads the same page (injected scripts need the CSP bypassed).
+    checked = open_page("desktop", bypass_csp=True, path="/blog/")
+    checked.set_content(unavailable)
+    assert_accessible(checked)

@@ -9,12 +9,15 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
-from tests.platform.harness import Client
+from tests.platform.conftest import PLATFORM_ENV
+from tests.platform.harness import Client, Platform
 
 PAGE_PATHS = ("/blog/", "/blog", "/blog/login", "/blog/register", "/blog/write", "/blog/feed.xml", "/blog/sitemap.xml",
-              "/blog/categories.css", "/blog/static/blog.css", "/blog/static/blog.js", "/blog/static/favicon.svg")
+              "/blog/robots.txt", "/blog/categories.css", "/blog/static/blog.css", "/blog/static/dark.css",
+              "/blog/static/blog.js", "/blog/static/favicon.svg", "/blog/i18n/ko.js")
 
 
 def test_post_ids_are_never_reused(person: Client) -> None:
@@ -107,3 +110,35 @@ def test_the_feeds_parse_and_link_to_the_pages(person: Client, anonymous: Client
         assert anonymous.http.get(urlsplit(href).path).status_code == 200
     sitemap = ET.fromstring(anonymous.http.get("/blog/sitemap.xml").content)  # noqa: S314
     assert len(sitemap) >= 2
+
+
+def test_the_site_name_description_and_language_are_settings(tmp_path) -> None:
+    """The seed's site, as it was: "DvwN's Blog", in Korean for a reader whose browser asks for no language of ours."""
+    settings = {**PLATFORM_ENV, "TITANIUM_SITE_NAME": "DvwN's Blog", "TITANIUM_SITE_LANGUAGE": "ko",
+                "TITANIUM_SITE_DESCRIPTION": "클라우드 네이티브 플랫폼을 만들며 배운 것들"}
+    platform = Platform(tmp_path, settings).start()
+    try:
+        writer = Client(platform.url).signed_up()
+        post = writer.create_post(title="첫 글").json()
+        with httpx.Client(base_url=platform.url, timeout=15) as client:
+            home = client.get("/blog/", headers={"Accept-Language": "fr"}).text
+            assert '<html lang="ko">' in home and "<title>DvwN&#39;s Blog</title>" in home
+            assert '<meta name="description" content="클라우드 네이티브 플랫폼을 만들며 배운 것들">' in home
+            assert "DvwN&#39;s Blog</a>" in home  # the header's name
+            english = client.get("/blog/", headers={"Accept-Language": "en-US"}).text
+            assert '<html lang="en">' in english and "Latest posts" in english
+            page = client.get(f"/blog/posts/{post['id']}", follow_redirects=True).text
+            assert "<title>첫 글 · DvwN&#39;s Blog</title>" in page and '"publisher":' in page
+            feed = ET.fromstring(client.get("/blog/feed.xml").content)  # noqa: S314 - our own answer
+            assert feed.findtext("{http://www.w3.org/2005/Atom}title") == "DvwN's Blog"
+    finally:
+        assert platform.stop() == 0, platform.output()
+
+
+def test_pages_vary_with_the_language_and_the_switches(anonymous: Client) -> None:
+    for path in ("/blog/", "/blog/login", "/blog/no/such/page"):
+        vary = {name.strip().lower() for name in anonymous.http.get(path).headers["vary"].split(",")}
+        assert {"accept-language", "cookie"} <= vary, path
+    korean = anonymous.http.get("/blog/", headers={"Accept-Language": "ko-KR,ko;q=0.9"}).text
+    assert '<html lang="ko">' in korean and '<script src="/blog/i18n/ko.js?v=' in korean
+    assert "/blog/i18n/" not in anonymous.http.get("/blog/", headers={"Accept-Language": "en"}).text

@@ -157,6 +157,12 @@ class BlogSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
     s3_bucket: Unset[str] = None
     s3_endpoint_url: Unset[str] = None
     s3_region: Unset[str] = None
+    # What the pages call the site and say it is about, and the language of
+    # a reader whose browser asks for none the blog speaks (en or ko).
+    site_name: str = Field(default="Titanium blog", min_length=1, max_length=60)
+    site_description: str = Field(default="Posts from the Titanium blog: cloud-native notes, DevOps and more.",
+                                  min_length=1, max_length=300)
+    site_language: Literal["en", "ko"] = "en"
 
     @model_validator(mode="after")
     def _database(self) -> BlogSettings:

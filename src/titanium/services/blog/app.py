@@ -29,7 +29,8 @@ from titanium.core.settings import BlogSettings
 from titanium.services.blog import families
 from titanium.services.blog.authn import TokenChecker, claims_of, revocations_from_auth
 from titanium.services.blog.families import ALL_LISTS, CATEGORIES
-from titanium.services.blog.pages import pages
+from titanium.services.blog.languages import languages
+from titanium.services.blog.pages import Site, pages
 from titanium.services.blog.plain_reads import answer_plain_requests_directly, list_arguments, post_arguments
 from titanium.services.blog.repository import BlogRepository, CategoryRef, ConcurrentChange, Ownership, UnknownCategory
 from titanium.services.blog.schemas import NewPost, PostChanges, PostFields
@@ -245,5 +246,7 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
     app.add_exception_handler(UnknownCategory, _unknown_category)
     app.add_exception_handler(ConcurrentChange, _concurrent_change)
     app.mount("/blog/static", StaticFiles(directory=WEB_DIR / "static"), name="blog-static")
+    languages()  # every language's catalog now: a missing one stops the start, saying how to compile it
+    app.state.site = Site.from_settings(settings)
     add_routes(app, pages)
     return app

@@ -118,6 +118,25 @@ class BlogRepository:
             rows = (await conn.execute(statement)).mappings().all()
         return [_full(row) for row in rows]
 
+    async def count_posts(self, category_slug: str | None, author: str | None = None) -> int:
+        """How many posts a list holds: every post, one category's or one author's (for the pages' page numbers)."""
+        statement = select(func.count()).select_from(posts)
+        if category_slug is not None:
+            statement = (select(func.count()).select_from(posts.join(categories, posts.c.category_id == categories.c.id))
+                         .where(categories.c.slug == category_slug))
+        if author is not None:
+            statement = statement.where(posts.c.author == author)
+        async with self.reader.connect() as conn:
+            return int(await conn.scalar(statement) or 0)
+
+    async def post_contents(self, post_ids: list[int]) -> dict[int, str]:
+        """The whole text of each of these posts, by id (a list shows how long each takes to read)."""
+        if not post_ids:
+            return {}
+        async with self.reader.connect() as conn:
+            rows = (await conn.execute(select(posts.c.id, posts.c.content).where(posts.c.id.in_(post_ids)))).all()
+        return {row.id: row.content for row in rows}
+
     async def post_index(self, limit: int) -> list[dict[str, Any]]:
         """Every post's id, title, author and last change, newest first (for the sitemap)."""
         statement = (

@@ -76,6 +76,8 @@ BLOG_ROUTE_LABELS = RouteLabels((
     ("/blog/api/openapi.json", ("GET",)),
     ("/blog/api/{path:path}", ("GET",)),
     ("/blog/static/{asset}", ("GET",)),
+    ("/blog/language", ("POST",)),
+    ("/blog/theme", ("POST",)),
     ("/blog/", ("GET",)),
     ("/blog/categories/{slug:path}/feed.xml", ("GET",)),
     ("/blog/categories/{slug:path}", ("GET",)),
@@ -87,7 +89,9 @@ BLOG_ROUTE_LABELS = RouteLabels((
     ("/blog/register", ("GET",)),
     ("/blog/feed.xml", ("GET",)),
     ("/blog/sitemap.xml", ("GET",)),
+    ("/blog/robots.txt", ("GET",)),
     ("/blog/categories.css", ("GET",)),
+    ("/blog/i18n/{code}.js", ("GET",)),
     ("/blog/favicon.ico", ("GET",)),
 ), fallback="/blog/{rest:path}")
 

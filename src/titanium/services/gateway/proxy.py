@@ -8,6 +8,8 @@ the raw pairs they arrive in.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 from collections.abc import AsyncIterator
 
@@ -262,10 +264,16 @@ def _upstream_failure(scope: Scope, upstream: str, exc: Exception) -> Response:
     else:
         status, detail, headers = 502, f"the {upstream} service gave no valid answer", {}
     if _wants_a_page(scope):
-        return HTMLResponse(_FAILURE_PAGE.format(detail=html.escape(detail.capitalize()),
-                                                 again=html.escape(_path_and_query(scope), quote=True)),
-                            status_code=status, headers={**headers, "Cache-Control": "no-store"})
+        return _failure_page(scope, upstream, status, detail, headers)
     return error_response(status, detail, headers)
+
+
+def _failure_page(scope: Scope, upstream: str, status: int, detail: str, headers: dict[str, str]) -> Response:
+    body = _FAILURE_PAGE.format(
+        style=_FAILURE_STYLE, detail=html.escape(detail.capitalize()), name=html.escape(upstream),
+        detail_ko=_FAILURE_WORDS[status], again=html.escape(_path_and_query(scope), quote=True), status=status)
+    return HTMLResponse(body, status_code=status,
+                        headers={**headers, "Cache-Control": "no-store", "Content-Security-Policy": _FAILURE_CSP})
 
 
 def _wants_a_page(scope: Scope) -> bool:
@@ -279,17 +287,59 @@ def _path_and_query(scope: Scope) -> str:
     return scope["path"] + (f"?{query}" if query else "")
 
 
-# No style or script of its own (the CSP allows neither inline), nothing from
-# the service that is down: plain, readable, with the way back.
+# Nothing from the service that is down, and no script: plain, readable, with
+# the way back, in English and in Korean (the blog's two languages; the
+# gateway does not know which one the reader chose). Its one style block is
+# allowed by its hash in the page's own Content-Security-Policy, which
+# allows nothing else.
+_FAILURE_STYLE = """
+:root { color-scheme: light dark; --page: #f8fafc; --card: #ffffff; --text: #1e293b; --muted: #475569;
+  --link: #1d4ed8; --border: #e2e8f0; --accent: #b45309; }
+@media (prefers-color-scheme: dark) {
+  :root { --page: #0b1120; --card: #162033; --text: #e2e8f0; --muted: #a3b1c6; --link: #93c5fd; --border: #2c3a52;
+    --accent: #fbbf24; }
+}
+* { box-sizing: border-box; }
+body { margin: 0; min-height: 100vh; display: grid; place-items: center; padding: 1rem; background: var(--page);
+  color: var(--text); line-height: 1.55;
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Apple SD Gothic Neo", "Noto Sans KR", "NanumGothic", sans-serif; }
+main { max-width: 36rem; width: 100%; background: var(--card); border: 1px solid var(--border);
+  border-top: 4px solid var(--accent); border-radius: .5rem; padding: 1.2rem 1.5rem; }
+h1 { font-size: 1.5rem; line-height: 1.25; margin: 0 0 .8rem; }
+h2 { font-size: 1.15rem; line-height: 1.3; margin: 0 0 .5rem; }
+section { border-top: 1px solid var(--border); margin-top: 1.2rem; padding-top: 1rem; }
+section:lang(ko) { word-break: keep-all; }
+p { margin: .5rem 0; }
+.status { color: var(--muted); font-size: .95rem; }
+a { color: var(--link); text-underline-offset: .15em; }
+a:focus-visible { outline: 3px solid var(--link); outline-offset: 2px; }
+"""
+_FAILURE_CSP = ("default-src 'none'; style-src 'sha256-"
+                + base64.b64encode(hashlib.sha256(_FAILURE_STYLE.encode()).digest()).decode()
+                + "'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+_FAILURE_WORDS = {  # the Korean of each detail
+    503: "서비스가 잠시 응답할 수 없습니다",
+    504: "서비스가 제시간에 응답하지 않았습니다",
+    502: "서비스가 올바른 응답을 주지 않았습니다",
+}
 _FAILURE_PAGE = """<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Titanium: temporarily unavailable</title></head>
+<meta name="color-scheme" content="light dark">
+<title>Temporarily unavailable · 잠시 이용할 수 없음</title>
+<style>{style}</style>
+</head>
 <body>
 <main>
 <h1>This page is unavailable for a moment</h1>
 <p>{detail}. Nothing you did caused it, and nothing was lost.</p>
 <p><a href="{again}">Try again</a> in a few seconds, or see the <a href="/">platform status</a>.</p>
+<section lang="ko">
+<h2>이 페이지를 잠시 열 수 없습니다</h2>
+<p>{name} {detail_ko}. 여러분 때문에 생긴 일이 아니며, 잃어버린 것은 없습니다.</p>
+<p>몇 초 뒤 <a href="{again}">다시 시도</a>하거나 <a href="/">플랫폼 상태</a>를 확인하세요.</p>
+</section>
+<p class="status">HTTP {status}</p>
 </main>
 </body>
 </html>

@@ -1,13 +1,41 @@
 // The blog's pages are complete without this script; it adds what needs an account:
 // logging in and out, registering, writing, editing and deleting, over the JSON APIs.
 // Text from people goes into the page as text (textContent), never as markup.
+// Its own words are in English; a page in another language loads their translations
+// first (/blog/i18n/{language}.js, from the blog_script catalog), and t() looks them up.
 "use strict";
 
 (function () {
   const store = window.sessionStorage;
   const KEYS = { token: "titanium.token", refresh: "titanium.refresh", username: "titanium.username", flash: "titanium.flash",
     draft: "titanium.draft:" };
-  const EXPIRED = "Your session has expired or is no longer valid. Please log in again; you will come back to what you were doing.";
+
+  // --- words in the page's language -------------------------------------------
+  const MESSAGES = window.titaniumMessages || {};
+  const LANGUAGE = document.documentElement.lang || "en";
+
+  function fill(text, values) {
+    return values ? text.replace(/%\((\w+)\)s/g, (whole, name) => (name in values ? String(values[name]) : whole)) : text;
+  }
+
+  // The message in the page's language, its %(name)s filled from `values`.
+  function t(message, values) {
+    const translated = MESSAGES[message];
+    return fill(typeof translated === "string" ? translated : message, values);
+  }
+
+  // The same for a message that changes with a number (`values.num`): the form the language
+  // takes for it (Intl.PluralRules orders them as gettext does for English and Korean).
+  function tn(singular, plural, number, values) {
+    const forms = MESSAGES[singular];
+    const all = { num: number, ...values };
+    if (!Array.isArray(forms)) return fill(number === 1 ? singular : plural, all);
+    const categories = new Intl.PluralRules(LANGUAGE).resolvedOptions().pluralCategories;
+    const index = Math.max(0, categories.indexOf(new Intl.PluralRules(LANGUAGE).select(number)));
+    return fill(forms[Math.min(index, forms.length - 1)], all);
+  }
+
+  const EXPIRED = t("Your session has expired or is no longer valid. Please log in again; you will come back to what you were doing.");
 
   // The access token lives minutes; the refresh token renews it (and is replaced by each renewal).
   const session = {
@@ -157,8 +185,8 @@
 
   // --- failures in words ------------------------------------------------------
   const LABELS = {
-    title: "The title", content: "The text", category_name: "The category", category_id: "The category",
-    username: "The username", email: "The email address", password: "The password",
+    title: t("The title"), content: t("The text"), category_name: t("The category"), category_id: t("The category"),
+    username: t("The username"), email: t("The email address"), password: t("The password"),
   };
 
   const MAX_LENGTHS = { title: 120, content: 20000, category_name: 50, username: 32, email: 254, password: 128 };
@@ -166,60 +194,65 @@
   function sentence(item) {
     const loc = Array.isArray(item && item.loc) ? item.loc : [];
     const field = loc.length > 1 ? String(loc[loc.length - 1]) : null;
-    const label = LABELS[field] || "This field";
+    const label = LABELS[field] || t("This field");
     const message = String((item && item.msg) || "");
     const number = (pattern) => { const found = message.match(pattern); return found ? Number(found[1]) : null; };
     const atLeast = (item && item.ctx && item.ctx.min_length) || number(/at least (\d+)/);
     const atMost = (item && item.ctx && item.ctx.max_length) || number(/at most (\d+)/) || MAX_LENGTHS[field];
     switch (item && item.type) {
       case "missing":
-        return field === null ? "Something required is missing. Please fill in every field." : `${label} is required.`;
+        return field === null ? t("Something required is missing. Please fill in every field.") : t("%(label)s is required.", { label });
       case "string_too_short":
-        return atLeast > 1 ? `${label} needs at least ${atLeast} characters.` : `${label} cannot be empty.`;
+        return atLeast > 1 ? t("%(label)s needs at least %(count)s characters.", { label, count: atLeast })
+          : t("%(label)s cannot be empty.", { label });
       case "string_too_long":
-        return atMost ? `${label} is too long: it may have at most ${atMost} characters.` : `${label} is too long.`;
+        return atMost ? t("%(label)s is too long: it may have at most %(count)s characters.", { label, count: atMost })
+          : t("%(label)s is too long.", { label });
       case "string_pattern_mismatch":
         return field === "username"
-          ? "The username may only use letters, digits, “_”, “.” and “-”, from 3 to 32 of them."
-          : `${label} is not written the way it should be.`;
+          ? t("The username may only use letters, digits, “_”, “.” and “-”, from 3 to 32 of them.")
+          : t("%(label)s is not written the way it should be.", { label });
       default:
         break;
     }
-    if (field === "email") return "The email address does not look right. Please check it.";
-    if (field === "category_id") return "That category does not exist any more. Please choose another one.";
-    if (field === "password" && /8 characters/.test(message)) return "The password needs at least 8 characters other than spaces.";
-    if (/blank/.test(message)) return `${label} cannot be only spaces.`;
-    if (/category/.test(message)) return "Please choose a category.";
-    if (/NUL/.test(message)) return `${label} contains a character that cannot be stored.`;
-    return field === null ? "Some of what you entered was not accepted. Please check the form." : `${label} was not accepted. Please check it.`;
+    if (field === "email") return t("The email address does not look right. Please check it.");
+    if (field === "category_id") return t("That category does not exist any more. Please choose another one.");
+    if (field === "password" && /8 characters/.test(message)) return t("The password needs at least 8 characters other than spaces.");
+    if (/blank/.test(message)) return t("%(label)s cannot be only spaces.", { label });
+    if (/category/.test(message)) return t("Please choose a category.");
+    if (/NUL/.test(message)) return t("%(label)s contains a character that cannot be stored.", { label });
+    return field === null ? t("Some of what you entered was not accepted. Please check the form.")
+      : t("%(label)s was not accepted. Please check it.", { label });
   }
 
   function explain(failure, action) {
     const status = failure instanceof Failure ? failure.status : -1;
     const detail = failure && failure.data && failure.data.detail;
-    if (status === 0) return ["The blog could not be reached. Check your connection, then try again."];
+    if (status === 0) return [t("The blog could not be reached. Check your connection, then try again.")];
     if (status === 422 && Array.isArray(detail)) return [...new Set(detail.map(sentence))];
-    if (status === 401 && action === "login") return ["The username or the password is not right. Please check both and try again."];
-    if ((status === 409 || status === 400) && action === "register") return ["That username is already taken. Please choose another one."];
-    if (status === 409) return ["Someone changed this post at the same moment. Please try again."];
-    if (status === 403) return ["Only the author of a post may change or delete it."];
-    if (status === 404) return ["This post does not exist any more. It may have been deleted."];
-    if (status === 413) return ["What you wrote is too large to send. Please shorten it."];
+    if (status === 401 && action === "login") return [t("The username or the password is not right. Please check both and try again.")];
+    if ((status === 409 || status === 400) && action === "register") return [t("That username is already taken. Please choose another one.")];
+    if (status === 409) return [t("Someone changed this post at the same moment. Please try again.")];
+    if (status === 403) return [t("Only the author of a post may change or delete it.")];
+    if (status === 404) return [t("This post does not exist any more. It may have been deleted.")];
+    if (status === 413) return [t("What you wrote is too large to send. Please shorten it.")];
     if (status === 429) {
       const wait = parseInt(failure.retryAfter, 10);
-      const when = wait > 0 ? `${wait} second${wait === 1 ? "" : "s"}` : "a minute";
-      return [`There were too many attempts in a short time. Please wait ${when}, then try again.`];
+      return [wait > 0
+        ? tn("There were too many attempts in a short time. Please wait %(num)s second, then try again.",
+          "There were too many attempts in a short time. Please wait %(num)s seconds, then try again.", wait)
+        : t("There were too many attempts in a short time. Please wait a minute, then try again.")];
     }
-    if (status >= 500) return ["The blog is having trouble right now. Nothing was lost: please try again in a moment."];
-    if (status === -1) return ["Something went wrong in this page. Please reload it and try again."];
-    return [`Something went wrong (error ${status}). Please try again.`];
+    if (status >= 500) return [t("The blog is having trouble right now. Nothing was lost: please try again in a moment.")];
+    if (status === -1) return [t("Something went wrong in this page. Please reload it and try again.")];
+    return [t("Something went wrong (error %(status)s). Please try again.", { status })];
   }
 
   // --- forms -----------------------------------------------------------------
   function showErrors(messages, fields) {
     const box = byId("form-errors");
     if (!box) return;
-    const heading = el("p", {}, messages.length === 1 ? messages[0] : "Please fix these problems:");
+    const heading = el("p", {}, messages.length === 1 ? messages[0] : t("Please fix these problems:"));
     box.replaceChildren(heading);
     if (messages.length > 1) box.append(el("ul", {}, ...messages.map((message) => el("li", {}, message))));
     box.hidden = false;
@@ -303,7 +336,7 @@
     const nav = byId("account");
     if (!nav) return;
     if (session.token) {
-      const logout = el("button", { type: "button" }, "Log out");
+      const logout = el("button", { type: "button" }, t("Log out"));
       logout.addEventListener("click", async () => {
         logout.disabled = true;
         try {
@@ -313,17 +346,18 @@
           // Already ended or unreachable: the tab forgets the tokens all the same.
         }
         session.clear();
-        flash("You are logged out.");
+        flash(t("You are logged out."));
         window.location.assign("/blog/");
       });
-      nav.replaceChildren(el("a", { href: "/blog/write" }, "Write"),
-        el("span", { class: "who" }, el("span", { class: "visually-hidden" }, "Logged in as "), session.username || "you"),
+      nav.replaceChildren(el("a", { href: "/blog/write" }, t("Write")),
+        el("span", { class: "who" }, el("span", { class: "visually-hidden" }, t("Logged in as") + " "), session.username || t("you")),
         logout);
     } else {
       const page = document.body.dataset.page;
       const next = page === "login" || page === "register" ? null : here();
       const suffix = next ? `?next=${encodeURIComponent(next)}` : "";
-      nav.replaceChildren(el("a", { href: `/blog/login${suffix}` }, "Log in"), el("a", { href: `/blog/register${suffix}` }, "Register"));
+      nav.replaceChildren(el("a", { href: `/blog/login${suffix}` }, t("Log in")),
+        el("a", { href: `/blog/register${suffix}` }, t("Register")));
     }
   }
 
@@ -348,13 +382,13 @@
     form.dataset.action = "login";
     onSubmit(form, async (values) => {
       if (!required(values, [
-        ["username", (v) => v.trim() !== "", "Please enter your username."],
-        ["password", (v) => v !== "", "Please enter your password."],
+        ["username", (v) => v.trim() !== "", t("Please enter your username.")],
+        ["password", (v) => v !== "", t("Please enter your password.")],
       ])) return false;
       const username = String(values.get("username")).trim();
       const answer = await call("/api/login", { method: "POST", body: { username, password: values.get("password") } });
       session.save(answer.token, claims(answer.token).username || username, answer.refresh_token);
-      flash(`Welcome, ${session.username}. You are logged in.`);
+      flash(t("Welcome, %(name)s. You are logged in.", { name: session.username }));
       window.location.assign(next || "/blog/");
       return true;
     });
@@ -370,9 +404,9 @@
     onSubmit(form, async (values) => {
       if (!required(values, [
         ["username", (v) => /^[A-Za-z0-9_.-]{3,32}$/.test(v.trim()),
-          "The username needs 3 to 32 letters, digits, “_”, “.” or “-” (no spaces)."],
-        ["email", (v) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v.trim()), "Please enter an email address such as name@example.com."],
-        ["password", (v) => v.trim().length >= 8, "The password needs at least 8 characters other than spaces."],
+          t("The username needs 3 to 32 letters, digits, “_”, “.” or “-” (no spaces).")],
+        ["email", (v) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v.trim()), t("Please enter an email address such as name@example.com.")],
+        ["password", (v) => v.trim().length >= 8, t("The password needs at least 8 characters other than spaces.")],
       ])) return false;
       const username = String(values.get("username")).trim();
       const password = String(values.get("password"));
@@ -380,10 +414,10 @@
       try {
         const answer = await call("/api/login", { method: "POST", body: { username, password } });
         session.save(answer.token, claims(answer.token).username || username, answer.refresh_token);
-        flash(`Welcome, ${username}. Your account is ready and you are logged in.`);
+        flash(t("Welcome, %(name)s. Your account is ready and you are logged in.", { name: username }));
         window.location.assign(next || "/blog/");
       } catch (_failure) {
-        flash("Your account is ready. Please log in.");
+        flash(t("Your account is ready. Please log in."));
         window.location.assign(next ? loginUrl(next) : "/blog/login");
       }
       return true;
@@ -417,10 +451,10 @@
     const form = byId("post-form");
     const gate = byId("gate");
     const editing = form.dataset.mode === "edit";
-    gate.textContent = "Checking that you are logged in…";
+    gate.textContent = t("Checking that you are logged in…");
     gate.className = "loading";
     if (!session.token) {
-      flash(editing ? "Please log in to edit this post." : "Please log in to write a post.");
+      flash(editing ? t("Please log in to edit this post.") : t("Please log in to write a post."));
       window.location.replace(loginUrl(here()));
       return;
     }
@@ -438,7 +472,7 @@
       // Auth could not answer: the form is shown; sending it will tell.
     }
     if (editing && form.dataset.author !== session.username) {
-      gate.textContent = "Only the author of this post may edit it.";
+      gate.textContent = t("Only the author of this post may edit it.");
       gate.className = "notice warning";
       return;
     }
@@ -448,7 +482,7 @@
     counters();
     renderAccount();
     if (restored) {
-      byId("flash").textContent = "Your unsaved text is back. Check it, then send it again.";
+      byId("flash").textContent = t("Your unsaved text is back. Check it, then send it again.");
       form.querySelector("[type=submit]").focus();
     }
     form.dataset.action = editing ? "edit" : "write";
@@ -459,9 +493,9 @@
     form.addEventListener("input", () => { idempotencyKey = newIdempotencyKey(); });
     onSubmit(form, async (values) => {
       if (!required(values, [
-        ["title", (v) => v.trim() !== "", "Please give the post a title."],
-        ["category_name", (v) => v.trim() !== "", "Please choose a category or type a new one."],
-        ["content", (v) => v.trim() !== "", "Please write the text of the post."],
+        ["title", (v) => v.trim() !== "", t("Please give the post a title.")],
+        ["category_name", (v) => v.trim() !== "", t("Please choose a category or type a new one.")],
+        ["content", (v) => v.trim() !== "", t("Please write the text of the post.")],
       ])) return false;
       const body = {
         title: String(values.get("title")).trim(),
@@ -481,7 +515,7 @@
         }
         throw failure;
       }
-      flash(editing ? "Your changes are saved." : "Your post is published.");
+      flash(editing ? t("Your changes are saved.") : t("Your post is published."));
       window.location.assign(`/blog/posts/${post.id}`);
       return true;
     });
@@ -495,7 +529,7 @@
     let sending = false;
     button.addEventListener("click", async () => {
       if (sending) return;
-      if (!window.confirm(`Delete the post “${actions.dataset.title}”? This cannot be undone.`)) return;
+      if (!window.confirm(t("Delete the post “%(title)s”? This cannot be undone.", { title: actions.dataset.title }))) return;
       sending = true;
       button.disabled = true;
       byId("busy").hidden = false;
@@ -503,7 +537,7 @@
       try {
         await call(`/blog/api/posts/${actions.dataset.postId}`,
           { method: "DELETE", auth: true, idempotencyKey: newIdempotencyKey() });
-        flash(`The post “${actions.dataset.title}” is deleted.`);
+        flash(t("The post “%(title)s” is deleted.", { title: actions.dataset.title }));
         window.location.assign("/blog/");
         return;
       } catch (failure) {
@@ -516,7 +550,31 @@
     });
   }
 
+  // --- the theme switch ---------------------------------------------------------
+  // Without this script the switch is a form: the server keeps the choice and sends the page
+  // back in it. With it, the theme changes at once and the choice is sent in the background.
+  function themeSwitch() {
+    const form = byId("theme-switch");
+    const dark = byId("dark-theme");
+    if (!form || !dark) return;
+    form.addEventListener("submit", (event) => {
+      const theme = event.submitter && event.submitter.value;
+      if (theme !== "dark" && theme !== "light") return;
+      event.preventDefault();
+      dark.media = theme === "dark" ? "all" : "not all";
+      const scheme = document.querySelector('meta[name="color-scheme"]');
+      if (scheme) scheme.content = theme;
+      // The button pressed is hidden now; the one that took its place keeps the focus.
+      const replacement = form.querySelector(theme === "dark" ? ".to-light" : ".to-dark");
+      if (replacement) replacement.focus();
+      fetch(form.action, {
+        method: "POST", body: new URLSearchParams({ theme, next: "/blog/" }), credentials: "same-origin", redirect: "manual",
+      }).catch(() => { /* not kept this time: the page still shows the theme chosen */ });
+    });
+  }
+
   function start() {
+    themeSwitch();
     renderAccount();
     showFlash();
     const page = document.body.dataset.page;

@@ -1,5 +1,6 @@
-// The blog's old single-page links (/blog/#/posts/3, /blog/#/?category=devops, ...)
-// lead to the pages that replaced them. Loaded by the list page only.
+// The blog's old single-page links lead to the pages that replaced them: the seed's app
+// routed #/, #/posts/new, #/posts/{id} and #/posts/{id}/edit (and earlier #/new, #/login,
+// #/register, #/?category=...). Loaded by the list page only, where /blog/#/... arrives.
 "use strict";
 (function () {
   const hash = window.location.hash;
@@ -8,7 +9,8 @@
   const params = new URLSearchParams(query || "");
   let target = null;
   let match;
-  if ((match = path.match(/^\/posts\/(\d+)\/edit\/?$/))) target = `/blog/posts/${match[1]}/edit`;
+  if (path === "/posts/new" || path === "/posts/new/") target = "/blog/write";
+  else if ((match = path.match(/^\/posts\/(\d+)\/edit\/?$/))) target = `/blog/posts/${match[1]}/edit`;
   else if ((match = path.match(/^\/posts\/(\d+)\/?$/))) target = `/blog/posts/${match[1]}`;
   else if (path === "/new") target = "/blog/write";
   else if (path === "/login") target = "/blog/login";
