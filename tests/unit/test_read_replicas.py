@@ -31,6 +31,7 @@ def test_the_lag_counts_from_when_the_primary_first_had_what_the_replica_lacks()
 
 def test_a_replica_behind_the_first_position_seen_is_as_far_behind_as_can_be():
     progress = PrimaryProgress(horizon=10.0)
+    assert progress.lag(100, now=49.0) == math.inf  # before the primary has answered at all
     progress.observe(100, now=50.0)
     assert progress.lag(99, now=50.5) == math.inf  # how long the primary had been at 100 is unknown
     assert progress.lag(100, now=50.5) == 0.0

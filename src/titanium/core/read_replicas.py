@@ -87,7 +87,12 @@ class PrimaryProgress:
             self._seen.popleft()
 
     def lag(self, replayed: int, now: float) -> float:
-        """Seconds since the primary first had WAL that the replica has not replayed (0 when it has it all)."""
+        """Seconds since the primary first had WAL that the replica has not replayed (0 when it has it all).
+
+        Unknown, so as far behind as can be, until the primary has answered a poll.
+        """
+        if not self._seen:
+            return math.inf
         for seen_at, position in self._seen:
             if position > replayed:
                 return now - seen_at
@@ -204,6 +209,8 @@ return #KEYS
 
 
 class RedisWritePositions:
+    """In Redis beside the cache: every process of the service reads what any of them wrote."""
+
     def __init__(self, client: redis.Redis, prefix: str, ttl: float) -> None:
         self._client = client
         self._prefix = prefix
