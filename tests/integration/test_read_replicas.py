@@ -99,10 +99,16 @@ async def poll_until(router: ReadRouter, condition, what: str) -> None:
         raise AssertionError(f"{what} not reached within 30 s: {router.figures()}") from None
 
 
+async def in_use(router: ReadRouter) -> None:
+    """Until a poll finds the replica in use: a fresh router's first poll knows nothing of the
+    primary's past, so it takes a replica a moment behind as far behind as can be."""
+    await poll_until(router, lambda: router.replicas[0].in_use, "the replica in use")
+
+
 async def test_reads_go_to_a_replica_that_has_replayed_every_write_they_must_see(router, replicated, replica):
     post = await write_post(router, "Replicated")
     await asyncio.to_thread(replicated.wait_until_replayed, replica)
-    await router.poll()
+    await in_use(router)
 
     assert router.checks() == {"replica_1": True}
     assert await router.run(on_replica) is True
@@ -115,7 +121,7 @@ async def test_reads_go_to_a_replica_that_has_replayed_every_write_they_must_see
 async def test_what_was_written_since_the_replay_paused_is_read_from_the_primary_by_anyone(router, replicated, replica):
     older = await write_post(router, "Before the pause", category="Older")
     await asyncio.to_thread(replicated.wait_until_replayed, replica)
-    await router.poll()
+    await in_use(router)
     replicated.pause_replay(replica)
     new = await write_post(router, "While paused", category="Newer")
     await router.poll()
@@ -141,8 +147,7 @@ async def test_what_was_written_since_the_replay_paused_is_read_from_the_primary
 
 async def test_a_replica_behind_by_more_than_the_bound_is_left_out_until_it_catches_up(replicated, replica):
     async with router_on(replicated, max_lag_seconds=0.5) as router:
-        await router.poll()
-        assert router.checks() == {"replica_1": True}
+        await in_use(router)
         replicated.pause_replay(replica)
         await write_post(router, "Behind")
         await poll_until(router, lambda: not router.replicas[0].in_use, "the lagging replica left out")
@@ -150,12 +155,12 @@ async def test_a_replica_behind_by_more_than_the_bound_is_left_out_until_it_catc
         assert await router.run(on_replica) is False
 
         replicated.resume_replay(replica)
-        await poll_until(router, lambda: router.replicas[0].in_use, "the replica back in use")
+        await in_use(router)
         assert await router.run(on_replica) is True
 
 
 async def test_a_stopped_replica_costs_no_read_and_is_used_again_when_it_answers(router, replicated, replica):
-    await router.poll()
+    await in_use(router)
     assert await router.run(on_replica) is True
 
     await asyncio.to_thread(replica.stop)
@@ -166,28 +171,27 @@ async def test_a_stopped_replica_costs_no_read_and_is_used_again_when_it_answers
     assert await router.run(on_replica) is False
 
     await asyncio.to_thread(replica.start)
-    await poll_until(router, lambda: router.replicas[0].in_use, "the restarted replica back in use")
+    await in_use(router)
     assert await router.run(on_replica) is True
 
 
 async def test_a_replica_restarted_between_two_polls_is_not_trusted_before_the_next(router, replicated, replica):
     # After a restart a standby may take connections before it has replayed what it had
     # replayed before: what the last poll found no longer holds.
-    await router.poll()
+    await in_use(router)
     assert await router.run(on_replica) is True
     await asyncio.to_thread(replica.stop)
     await asyncio.to_thread(replica.start)
 
     assert await router.run(on_replica) is False
-    await poll_until(router, lambda: router.replicas[0].in_use, "the restarted replica polled")
+    await in_use(router)
     assert await router.run(on_replica) is True
 
 
 async def test_reads_go_to_the_primary_while_the_write_positions_cannot_be_read(replicated, replica):
     dead_redis = f"redis://127.0.0.1:{free_port_block(1)}/0"  # nothing listens there
     async with router_on(replicated, positions=RedisWritePositions(redis_client(dead_redis), "unreachable", 60.0)) as router:
-        await router.poll()
-        assert router.checks() == {"replica_1": True}
+        await in_use(router)
         assert await router.reading_for("lists", lambda: router.run(on_replica)) is False
         assert await router.run(on_replica) is False
         await write_post(router, "Unrecorded")

@@ -61,7 +61,12 @@ POLL_TIMEOUT_SECONDS = 1.0
 # record that fails while the generation move after it goes through lets another process's fill
 # read a replica that may lack the write (docs/adr/0012-read-replicas.md).
 RECORD_DEADLINE_SECONDS = 1.0
-PRIMARY_POSITION = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint"
+# Just past a write that committed: every record of it lies before the insert position. (When a record
+# ends on a page boundary, the insert position is past the next page's header, where no replay stops
+# until the next record arrives: that family is read from the primary until then.)
+WRITE_POSITION = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint"
+# What a replica can have at most, to measure its lag against: an idle replica that has it all is there.
+PRIMARY_POSITION = "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint"
 REPLICA_POSITION = "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint"
 
 # The position the read being made needs its server to have replayed (set while a cache family is filled).
@@ -356,7 +361,7 @@ class ReadRouter:
 
     async def _primary_position(self) -> int:
         try:
-            _sent_at, (position,) = await _ask(self.primary, PRIMARY_POSITION)
+            _sent_at, (position,) = await _ask(self.primary, WRITE_POSITION)
             return int(position)
         except Exception as exc:
             # The write committed but its position is unknown: its families are read
