@@ -61,8 +61,8 @@ observe: install ## a real Prometheus (Debian's) scraping the local platform, wi
 	@deploy/tools/need_package.sh prometheus prometheus "make observe"
 	$(BIN)/python deploy/tools/observe.py
 
-bench-prod: install ## the same on the local PostgreSQL and Redis
+bench-prod: install ## the same on the local PostgreSQL and Redis (READ_REPLICAS=N: on a primary of its own with N read replicas)
 	$(BIN)/python loadtest/run.py --rounds $(ROUNDS) --postgres "$${TITANIUM_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432}" \
-		--redis "$${TITANIUM_REDIS_URL:-redis://127.0.0.1:6379/0}"
+		--redis "$${TITANIUM_REDIS_URL:-redis://127.0.0.1:6379/0}" $(if $(READ_REPLICAS),--read-replicas $(READ_REPLICAS))
 
 include deploy/deploy.mk

@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 import redis
 from footprint import resident_mb
+from prometheus_client.parser import text_string_to_metric_families
 from table import Result, median_of_rounds, save, system_description, text_table
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +39,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from tests.conftest import PostgresDatabases  # noqa: E402 - the same helpers the tests use
 from tests.platform.harness import PASSWORD, SERVICES, Client, Platform, free_port_block, wait_until  # noqa: E402
+from tests.replication import ReplicatedPostgres  # noqa: E402
 
 K6 = Path(sys.executable).with_name("k6")
 IDLE_SECONDS = 3.0  # after start-up, before the first request: the platform idle
@@ -90,6 +92,10 @@ def parse_args() -> argparse.Namespace:
                         help="these runs only, of: " + ", ".join(run.name for run in planned_runs(0, 0)))
     parser.add_argument("--postgres", metavar="URL", help="run on this PostgreSQL server (fresh databases, dropped after)")
     parser.add_argument("--redis", metavar="URL", help="and this Redis (a key prefix of its own, removed after)")
+    parser.add_argument("--read-replicas", type=int, metavar="N",
+                        help="instead of --postgres, a PostgreSQL primary of the bench's own with N streaming read "
+                             "replicas (tests/replication.py), the blog reading from them; 0: that primary alone, "
+                             "to compare with")
     return parser.parse_args()
 
 
@@ -193,7 +199,8 @@ def bench(runs: list[Run], args: argparse.Namespace, env: dict[str, str], scratc
                     print(f" round {number} of {args.rounds}", flush=True)
                 rounds.append([measure_watching(platform, run, {**common, "BASE_URL": urls[run.target]}, args, scratch)
                                for run in runs])
-        return median_of_rounds(rounds), {"idle_rss_mb": idle, "posts_at_end": platform.stats()["blog"]["post_count"]}
+        return median_of_rounds(rounds), {"idle_rss_mb": idle, "posts_at_end": platform.stats()["blog"]["post_count"],
+                                          "blog_reads": blog_reads(platform)}
     except Exception:
         print(f"the platform's output, the last of it:\n{platform.output()[-4000:]}", file=sys.stderr)
         raise
@@ -201,11 +208,48 @@ def bench(runs: list[Run], args: argparse.Namespace, env: dict[str, str], scratc
         platform.stop()
 
 
+def blog_reads(platform: Platform) -> dict[str, float]:
+    """The blog's database reads by the server that answered them (the primary, or a read replica)."""
+    text = httpx.get(platform.service_url("blog") + "/metrics", timeout=10).text
+    return {sample.labels["target"]: sample.value for family in text_string_to_metric_families(text)
+            for sample in family.samples if sample.name == "db_reads_total" and sample.labels["service"] == "blog"}
+
+
 def _remove_keys(redis_url: str, prefix: str) -> None:
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(match=f"{prefix}*", count=500):
         client.delete(key)
     client.close()
+
+
+def bench_on(replicated: ReplicatedPostgres | None, runs: list[Run], args: argparse.Namespace,
+             env: dict[str, str]) -> tuple[list[Result], dict]:
+    """The runs on SQLite, on --postgres, or on the bench's own primary and its read replicas; and the system."""
+    server = replicated.primary.url if replicated else args.postgres
+    databases = PostgresDatabases(server) if server else None
+    if databases:
+        env |= {"TITANIUM_USERS_DATABASE_URL": databases.new("bench"), "TITANIUM_BLOG_DATABASE_URL": databases.new("bench")}
+    if replicated and replicated.replicas:
+        blog_database = env["TITANIUM_BLOG_DATABASE_URL"].rsplit("/", 1)[1]
+        env["TITANIUM_BLOG_DATABASE_READ_URL"] = ",".join(replica.database_url(blog_database)
+                                                          for replica in replicated.replicas)
+    if args.redis:
+        env |= {"TITANIUM_REDIS_URL": args.redis, "TITANIUM_REDIS_PREFIX": f"titanium-bench-{os.getpid()}"}
+    system = system_description(args, postgres=bool(databases), redis=bool(args.redis))
+    if replicated:
+        system["stack"] += f"-replicas{len(replicated.replicas)}"
+        system["stack_name"] += (f" ({len(replicated.replicas)} streaming read replica(s) of a primary of the bench's own)"
+                                 if replicated.replicas else " (a primary of the bench's own, no replica)")
+    print(f"k6 on {system['stack_name']}:", flush=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="titanium-bench-") as scratch:
+            results, platform = bench(runs, args, env, Path(scratch))
+    finally:
+        if databases and not replicated:  # the bench's own primary goes whole
+            databases.drop_all()
+        if args.redis:
+            _remove_keys(args.redis, env["TITANIUM_REDIS_PREFIX"])
+    return results, system | platform
 
 
 def main() -> int:
@@ -216,23 +260,14 @@ def main() -> int:
     env = {"TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS": "1000/minute",
            "TITANIUM_LOGIN_RATE_LIMIT_PER_USERNAME_AND_ADDRESS": "1000/minute",
            "TITANIUM_RATE_LIMIT_PER_ADDRESS": "10000000/minute", "TITANIUM_MAX_CONNECTIONS_PER_CLIENT": "0"}
-    databases = PostgresDatabases(args.postgres) if args.postgres else None
-    if databases:
-        env |= {"TITANIUM_USERS_DATABASE_URL": databases.new("bench"), "TITANIUM_BLOG_DATABASE_URL": databases.new("bench")}
-    if args.redis:
-        env |= {"TITANIUM_REDIS_URL": args.redis, "TITANIUM_REDIS_PREFIX": f"titanium-bench-{os.getpid()}"}
-    system = system_description(args, postgres=bool(databases), redis=bool(args.redis))
-    print(f"k6 on {system['stack_name']}:", flush=True)
+    replicated = None if args.read_replicas is None else ReplicatedPostgres(args.read_replicas).start()
     try:
-        with tempfile.TemporaryDirectory(prefix="titanium-bench-") as scratch:
-            results, platform = bench(runs, args, env, Path(scratch))
+        results, system = bench_on(replicated, runs, args, env)
     finally:
-        if databases:
-            databases.drop_all()
-        if args.redis:
-            _remove_keys(args.redis, env["TITANIUM_REDIS_PREFIX"])
-    system |= platform
-    print(f"\n{text_table(system, results)}\nposts at the end: {platform['posts_at_end']}")
+        if replicated:
+            replicated.remove()  # its databases with it
+    print(f"\n{text_table(system, results)}\nposts at the end: {system['posts_at_end']}")
+    print("blog's database reads: " + ", ".join(f"{target} {count:.0f}" for target, count in system["blog_reads"].items()))
     for path in save(system, results, HERE / "results"):
         print(f"written: {path.relative_to(HERE.parent)}")
     return 0

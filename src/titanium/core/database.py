@@ -62,6 +62,19 @@ def create_read_engine(url: str, writer: AsyncEngine) -> AsyncEngine:
     return _watched(_sqlite_engine(target, connections=SQLITE_READERS, read_only=True))
 
 
+def create_replica_engine(url: str, pool_size: int = 20) -> AsyncEngine:
+    """The engine of a PostgreSQL read replica (core/read_replicas.py routes reads to it).
+
+    Its pool is left out of `db_pool_*`, which say how busy the primary's is.
+    """
+    target = async_url(url)
+    if target.get_backend_name() != "postgresql":
+        raise ValueError("a read replica is a PostgreSQL server: use postgresql://")
+    engine = _postgres_engine(target, pool_size)
+    trace_engine(engine)
+    return engine
+
+
 def _watched(engine: AsyncEngine) -> AsyncEngine:
     trace_engine(engine)
     if isinstance(engine.pool, QueuePool):  # no overflow connections: its size is all it holds

@@ -46,6 +46,13 @@ CACHE_AVAILABLE = Gauge(
 REGISTRATIONS = Counter("users_registrations_total", "Sign-ups by result", ["service", "result"])
 LOGINS = Counter("auth_logins_total", "Logins by result", ["service", "result"])
 POSTS_WRITTEN = Counter("blog_posts_written_total", "Posts written, by action", ["service", "action"])
+# Reads routed between the primary and its read replicas (core/read_replicas.py).
+DB_READS = Counter("db_reads_total", "Database reads outside a write, by the server that answered them",
+                   ["service", "target"])
+DB_REPLICA_LAG = Gauge("db_replica_lag_seconds", "How far a read replica's replay is behind the primary, as last polled "
+                       "(growing while it does not answer)", ["service", "replica"])
+DB_REPLICA_IN_USE = Gauge("db_replica_in_use", "1 while reads may go to the read replica, 0 while it is left out "
+                          "(down, lagging past the bound, or not a standby)", ["service", "replica"])
 
 # The status every route's zero series carries: the queries select 5xx with status=~"5..".
 ZERO_STATUS = "500"
@@ -63,6 +70,12 @@ UPSTREAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "blog": (("auth",), UPSTREAM_REASONS),  # the token keys (JWKS)
     "dashboard": (("gateway", "users", "auth", "blog"), UPSTREAM_REASONS),
 }
+
+# Who answers a read: the primary, or one of its read replicas. Only the
+# blog routes its reads; both series exist from the start, so the replicas'
+# share of the reads reads 0, not "no data", before the first read.
+READ_TARGETS = ("primary", "replica")
+READ_ROUTING_SERVICES = ("blog",)
 
 # Business events, counted from the answer a route gives rather than in its
 # handler: a refusal that never reaches the handler (a body that fails
@@ -133,6 +146,9 @@ def declare_service(service: str, routes: Iterable[tuple[str, str]]) -> None:
     for (outcome_service, *_answer), (counter, value) in OUTCOMES.items():
         if outcome_service == service:
             counter.labels(service, value)
+    if service in READ_ROUTING_SERVICES:
+        for target in READ_TARGETS:
+            DB_READS.labels(service, target)
 
 
 def failure_reason(exc: BaseException) -> str:

@@ -146,6 +146,13 @@ class AuthSettings(RedisSettings, TokenAudienceSettings):
 class BlogSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
     port: int = DEFAULT_PORTS["blog"]
     blog_database_url: str | None = None
+    # PostgreSQL streaming replicas of that database, comma-separated: reads
+    # that need not see the newest write go to one that has replayed what
+    # they must see (core/read_replicas.py, docs/adr/0012-read-replicas.md).
+    blog_database_read_url: str | None = None
+    # A replica whose replay is further behind the primary than this is left
+    # out until it catches up.
+    blog_database_read_max_lag_seconds: float = Field(default=5.0, gt=0)
     auth_url: str = default_url("auth")
     jwks_cache_seconds: int = Field(default=300, gt=0)
     cache_ttl_seconds: int = Field(default=60, gt=0)
@@ -169,7 +176,19 @@ class BlogSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
         self.require_database(self.blog_database_url, "blog_database_url")
         if not self.blog_database_url:
             self.blog_database_url = self.sqlite_url(self.data_dir, "blog")
+        if self.blog_database_read_urls and not self.blog_database_url.startswith(("postgresql:", "postgres:")):
+            raise ValueError("TITANIUM_BLOG_DATABASE_READ_URL names read replicas, which only a PostgreSQL "
+                             "TITANIUM_BLOG_DATABASE_URL can have")
+        for url in self.blog_database_read_urls:
+            if not url.startswith(("postgresql:", "postgres:")):
+                raise ValueError(f"TITANIUM_BLOG_DATABASE_READ_URL: {url.split('@')[-1]!r} is not a PostgreSQL URL "
+                                 "(postgresql://user@host:5432/database)")
         return self
+
+    @property
+    def blog_database_read_urls(self) -> list[str]:
+        """The read replicas' URLs, in the order given (none when the setting is empty)."""
+        return [url.strip() for url in (self.blog_database_read_url or "").split(",") if url.strip()]
 
 
 class UpstreamSettings(ServiceSettings):

@@ -16,14 +16,16 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Req
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BeforeValidator
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from titanium.core.app import add_routes, create_app
 from titanium.core.cache import CachedNamespace, build_cache
-from titanium.core.database import create_engine, create_read_engine, ping, warm_pool
+from titanium.core.database import create_engine, create_read_engine, create_replica_engine, ping, warm_pool
 from titanium.core.errors import install_database_error_handler
 from titanium.core.http import http_client
 from titanium.core.idempotency import build_key_store, keyed_request, mark_replayed, protect
 from titanium.core.jwks import JWKSVerifier
+from titanium.core.read_replicas import ReadRouter, ReplicaAwareCache, build_write_positions, caching, record_ttl
 from titanium.core.revocation import RevocationList
 from titanium.core.settings import BlogSettings
 from titanium.services.blog import families
@@ -53,7 +55,8 @@ api = APIRouter(prefix="/blog/api")
 class Blog:
     """What the routes need, made once at start-up."""
 
-    def __init__(self, repository: BlogRepository, cache: CachedNamespace, verifier: TokenChecker) -> None:
+    def __init__(self, repository: BlogRepository, cache: CachedNamespace | ReplicaAwareCache,
+                 verifier: TokenChecker) -> None:
         self.repository = repository
         self.cache = cache
         self.verifier = verifier
@@ -141,8 +144,10 @@ async def create_post(new: NewPost, user: User, service: BlogDep, request: Reque
                                                           user["user_id"], category, keyed_request(request))
     if replayed:
         mark_replayed(response)
-    # A replay drops the lists too: the first may have died before it did.
-    await service.cache.invalidate(ALL_LISTS, _category_lists(post["category"]["slug"]), CATEGORIES)
+    # A replay drops the lists too: the first may have died before it did. The post's
+    # own family holds nothing yet, but with read replicas its first read must
+    # come from one that has this write (core/read_replicas.py).
+    await service.cache.invalidate(_post(post["id"]), ALL_LISTS, _category_lists(post["category"]["slug"]), CATEGORIES)
     return post
 
 
@@ -199,27 +204,39 @@ async def _writer(request: Request) -> str | None:
     return f"user:{user['user_id']}"
 
 
+def _read_router(settings: BlogSettings, reader: AsyncEngine) -> ReadRouter:
+    """The reads' router: to the read replicas when there are some (with the write positions kept beside the cache)."""
+    urls = settings.blog_database_read_urls
+    max_lag = settings.blog_database_read_max_lag_seconds
+    positions = build_write_positions(settings.redis_url, f"{settings.redis_prefix}:blog-written",
+                                      record_ttl(max_lag)) if urls else None
+    return ReadRouter(reader, [create_replica_engine(url, settings.database_pool_size) for url in urls],
+                      service="blog", positions=positions, max_lag_seconds=max_lag)
+
+
 def build(settings: BlogSettings | None = None) -> FastAPI:
     settings = settings or BlogSettings()
     assert settings.blog_database_url is not None
     engine = create_engine(settings.blog_database_url, settings.database_pool_size)
     reader = create_read_engine(settings.blog_database_url, engine)
-    repository = BlogRepository(engine, reader)
+    reads = _read_router(settings, reader)
+    repository = BlogRepository(engine, reads)
     engines = {engine, reader}  # one engine on PostgreSQL, where the reader is the writer's
     cache = build_cache(settings.redis_url, settings.redis_prefix, settings.cache_ttl_seconds)
     idempotency_keys = build_key_store(settings.redis_url, settings.redis_prefix)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.gather(*(warm_pool(each) for each in engines))
+        await asyncio.gather(*(warm_pool(each) for each in engines), reads.start())
         async with http_client(1.0, 3.0, base_url=settings.auth_url) as client:
             # The client's base URL is auth's first process; it sends each call to the next one in turn.
             auth_url = str(client.base_url)
             keys = JWKSVerifier(auth_url, client, settings.jwt_issuer, settings.jwt_audience, settings.jwks_cache_seconds)
             verifier = TokenChecker(keys, RevocationList(revocations_from_auth(client, auth_url)))
-            app.state.blog = Blog(repository, CachedNamespace(cache, "blog", settings.cache_ttl_seconds, "blog"),
-                                  verifier)
+            namespace = CachedNamespace(cache, "blog", settings.cache_ttl_seconds, "blog")
+            app.state.blog = Blog(repository, caching(namespace, reads), verifier)
             yield
+        await reads.stop()
         await cache.close()
         await idempotency_keys.close()
         for each in engines:
@@ -229,10 +246,10 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
         return {"database": await ping(engine)}
 
     async def soft_checks() -> dict[str, bool]:
-        return {"cache": await cache.status() == "ok"}
+        return {"cache": await cache.status() == "ok", **reads.checks()}
 
     async def figures() -> dict[str, Any]:
-        return {**await repository.counts(), "cache_backend": cache.kind}
+        return {**await repository.counts(), "cache_backend": cache.kind, **reads.figures()}
 
     app = create_app("blog", settings, app_class=FastAPI, lifespan=lifespan, checks=checks, soft_checks=soft_checks,
                      figures=figures,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from titanium.core.database import insert_ignoring_conflicts, lock_for_transaction
 from titanium.core.idempotency import KeyedRequest, KeyUsedForAnotherRequest
 from titanium.core.logging import get_logger
+from titanium.core.read_replicas import Read, ReadRouter
 from titanium.core.timestamps import utcnow
 from titanium.services.blog.content import EXCERPT_SOURCE_LENGTH, excerpt, first_free_color, normalise_name, slugify
 from titanium.services.blog.tables import categories, posts
@@ -80,10 +82,20 @@ def _full(row: RowMapping) -> dict[str, Any]:
     }
 
 
+def _rows(statement: Select[Any]) -> Read[Sequence[RowMapping]]:
+    async def read(conn: AsyncConnection) -> Sequence[RowMapping]:
+        return (await conn.execute(statement)).mappings().all()
+
+    return read
+
+
 class BlogRepository:
-    def __init__(self, engine: AsyncEngine, reader: AsyncEngine | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, reads: ReadRouter | AsyncEngine | None = None) -> None:
         self.engine = engine  # the writes, and the reads inside them
-        self.reader = reader or engine  # the reads on their own (database.create_read_engine)
+        # The reads on their own: to a read replica that has what they must see
+        # (core/read_replicas.py), else to the primary's readers (an engine
+        # given here: database.create_read_engine).
+        self.reads = reads if isinstance(reads, ReadRouter) else ReadRouter(reads or engine, service="blog")
 
     # --- reading -------------------------------------------------------
     async def list_posts(self, offset: int, limit: int, category_slug: str | None,
@@ -100,9 +112,7 @@ class BlogRepository:
             statement = statement.where(categories.c.slug == category_slug)
         if author is not None:
             statement = statement.where(posts.c.author == author)
-        async with self.reader.connect() as conn:
-            rows = (await conn.execute(statement)).mappings().all()
-        return [_summary(row) for row in rows]
+        return [_summary(row) for row in await self.reads.run(_rows(statement))]
 
     async def recent_posts(self, limit: int, category_slug: str | None) -> list[dict[str, Any]]:
         """The newest posts with their whole content (for the feeds)."""
@@ -114,9 +124,7 @@ class BlogRepository:
         )
         if category_slug is not None:
             statement = statement.where(categories.c.slug == category_slug)
-        async with self.reader.connect() as conn:
-            rows = (await conn.execute(statement)).mappings().all()
-        return [_full(row) for row in rows]
+        return [_full(row) for row in await self.reads.run(_rows(statement))]
 
     async def count_posts(self, category_slug: str | None, author: str | None = None) -> int:
         """How many posts a list holds: every post, one category's or one author's (for the pages' page numbers)."""
@@ -126,16 +134,15 @@ class BlogRepository:
                          .where(categories.c.slug == category_slug))
         if author is not None:
             statement = statement.where(posts.c.author == author)
-        async with self.reader.connect() as conn:
-            return int(await conn.scalar(statement) or 0)
+        count: int | None = await self.reads.run(lambda conn: conn.scalar(statement))
+        return int(count or 0)
 
     async def post_contents(self, post_ids: list[int]) -> dict[int, str]:
         """The whole text of each of these posts, by id (a list shows how long each takes to read)."""
         if not post_ids:
             return {}
-        async with self.reader.connect() as conn:
-            rows = (await conn.execute(select(posts.c.id, posts.c.content).where(posts.c.id.in_(post_ids)))).all()
-        return {row.id: row.content for row in rows}
+        rows = await self.reads.run(_rows(select(posts.c.id, posts.c.content).where(posts.c.id.in_(post_ids))))
+        return {row["id"]: row["content"] for row in rows}
 
     async def post_index(self, limit: int) -> list[dict[str, Any]]:
         """Every post's id, title, author and last change, newest first (for the sitemap)."""
@@ -144,14 +151,11 @@ class BlogRepository:
             .order_by(posts.c.id.desc())
             .limit(limit)
         )
-        async with self.reader.connect() as conn:
-            rows = (await conn.execute(statement)).mappings().all()
         return [{"id": row["id"], "title": row["title"], "author": row["author"],
-                 "updated_at": row["updated_at"].isoformat()} for row in rows]
+                 "updated_at": row["updated_at"].isoformat()} for row in await self.reads.run(_rows(statement))]
 
     async def get_post(self, post_id: int) -> dict[str, Any] | None:
-        async with self.reader.connect() as conn:
-            return await self._get_post(conn, post_id)
+        return await self.reads.run(lambda conn: self._get_post(conn, post_id))
 
     @staticmethod
     async def _get_post(conn: AsyncConnection, post_id: int) -> dict[str, Any] | None:
@@ -164,13 +168,16 @@ class BlogRepository:
         return _full(row) if row else None
 
     async def ownership(self, post_id: int) -> Ownership | None:
-        """Who wrote the post and where it is filed, or None when there is no such post."""
+        """Who wrote the post and where it is filed, or None when there is no such post.
+
+        Read on the primary: it decides a write, which must see the post as it is now.
+        """
         statement = (
             select(posts.c.author_id, categories.c.slug)
             .join(categories, posts.c.category_id == categories.c.id)
             .where(posts.c.id == post_id)
         )
-        async with self.reader.connect() as conn:
+        async with self.reads.primary.connect() as conn:
             row = (await conn.execute(statement)).one_or_none()
         return None if row is None else Ownership(author_id=row.author_id, category_slug=row.slug)
 
@@ -182,15 +189,16 @@ class BlogRepository:
             .group_by(*_category_columns)
             .order_by(categories.c.name)
         )
-        async with self.reader.connect() as conn:
-            rows = (await conn.execute(statement)).mappings().all()
         return [{"id": row["id"], "name": row["name"], "slug": row["slug"], "color": row["color"],
-                 "post_count": row["post_count"]} for row in rows]
+                 "post_count": row["post_count"]} for row in await self.reads.run(_rows(statement))]
 
     async def counts(self) -> dict[str, int]:
-        async with self.reader.connect() as conn:
-            post_count = await conn.scalar(select(func.count()).select_from(posts))
-            category_count = await conn.scalar(select(func.count()).select_from(categories))
+        return await self.reads.run(self._counts)
+
+    @staticmethod
+    async def _counts(conn: AsyncConnection) -> dict[str, int]:
+        post_count = await conn.scalar(select(func.count()).select_from(posts))
+        category_count = await conn.scalar(select(func.count()).select_from(categories))
         return {"post_count": int(post_count or 0), "category_count": int(category_count or 0)}
 
     # --- writing -------------------------------------------------------
