@@ -33,11 +33,12 @@ messages: install ## the blog's words: extract them, merge them into each langua
 	done
 	$(PYBABEL) compile --directory $(BLOG)/locale --domain "blog blog_script" --statistics
 
-run: install ## start every service on SQLite and an in-process cache (Ctrl-C stops)
-	$(BIN)/titanium up
+PORT ?= 8000
+run: install ## start every service on SQLite and an in-process cache (Ctrl-C stops); PORT=9000 moves the gateway
+	$(BIN)/titanium up --base-port $(PORT)
 
 run-prod: install ## the same on PostgreSQL and Redis (TITANIUM_POSTGRES_URL, TITANIUM_REDIS_URL)
-	$(BIN)/titanium up --postgres "$${TITANIUM_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432}" \
+	$(BIN)/titanium up --base-port $(PORT) --postgres "$${TITANIUM_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432}" \
 		--redis "$${TITANIUM_REDIS_URL:-redis://127.0.0.1:6379/0}"
 
 migrate: install ## apply every database's migrations

@@ -22,7 +22,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
 
-from titanium.core.topology import DEFAULT_PORTS, parse_replicas, replica_ports  # noqa: E402 - the ports `titanium up` uses
+from titanium.core.registry import DEFAULT_PORTS, parse_replicas, replica_ports  # noqa: E402 - the ports `titanium up` uses
 
 RULES = REPO / "deploy" / "observability" / "prometheus" / "rules"
 

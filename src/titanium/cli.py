@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from titanium.core.topology import parse_replicas
+from titanium.core.registry import DATABASE_OWNERS, SERVICE_NAMES, check_base_port, parse_replicas, service
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -34,28 +34,15 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, soft_wrap=True)
 
 
-class Service(StrEnum):
-    gateway = "gateway"
-    users = "users"
-    auth = "auth"
-    dashboard = "dashboard"
-    blog = "blog"
+# The choices of `serve` and `migrate`, from the registry.
+Service = StrEnum("Service", {name: name for name in SERVICE_NAMES})  # type: ignore[misc]
+DatabaseOwner = StrEnum("DatabaseOwner", {name: name for name in DATABASE_OWNERS})  # type: ignore[misc]
 
 
-def _users_database_url() -> str | None:
-    from titanium.core.settings import UsersSettings
-
-    return UsersSettings().users_database_url
-
-
-def _blog_database_url() -> str | None:
-    from titanium.core.settings import BlogSettings
-
-    return BlogSettings().blog_database_url
-
-
-# The services that own a database, and how to read its URL from their settings.
-DATABASES = {"users": _users_database_url, "blog": _blog_database_url}
+def _database_url(name: str) -> str:
+    """The database URL of the service `name` as its settings read it (the SQLite default when unset)."""
+    url: str = getattr(service(name).settings_class()(), f"{name}_database_url")
+    return url
 
 
 def _fail(message: str) -> typer.Exit:
@@ -76,24 +63,21 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on [env TITANIUM_PORT].")] = None,
 ) -> None:
     """Run one service in the foreground (what a container runs)."""
-    from pydantic import ValidationError
-
+    env = dict(os.environ)
     if host:
-        os.environ["TITANIUM_HOST"] = host
+        env["TITANIUM_HOST"] = host
     if port:
-        os.environ["TITANIUM_PORT"] = str(port)
-    from titanium import server
-
-    try:
-        application = server.build(service.value)
-    except ValidationError as exc:
-        raise _settings_error(exc) from None
-    server.run(application)
+        env["TITANIUM_PORT"] = str(port)
+    # The one entry point, as `titanium up` starts every service: this
+    # process becomes it, leaving the command-line tool's libraries behind,
+    # so that a container runs (and weighs) what was measured.
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "titanium.server", str(service.value)], env)  # noqa: S606
 
 
 @app.command()
 def migrate(
-    service: Annotated[list[Service] | None, typer.Argument(help="Only these services' databases.")] = None,
+    service: Annotated[list[DatabaseOwner] | None, typer.Argument(help="Only these services' databases.")] = None,
 ) -> None:
     """Apply the Alembic migrations of each database (creating a missing PostgreSQL database)."""
     from pydantic import ValidationError
@@ -101,15 +85,12 @@ def migrate(
 
     from titanium.core import migrations
 
-    names = [s.value for s in service] if service else list(DATABASES)
+    names = [s.value for s in service] if service else list(DATABASE_OWNERS)
     for name in names:
-        if name not in DATABASES:
-            raise _fail(f"the {name} service owns no database")
         try:
-            url = DATABASES[name]()
+            url = _database_url(name)
         except ValidationError as exc:
             raise _settings_error(exc) from None
-        assert url is not None
         console().print(f"[bold cyan]titanium[/] migrating {name}: {make_url(url).render_as_string(hide_password=True)}")
         try:
             migrations.upgrade(name, url)
@@ -136,7 +117,21 @@ def prepare() -> None:
 def _database_urls_on(server_url: str) -> dict[str, str]:
     """One database a service on one PostgreSQL server: titanium_users, titanium_blog."""
     server = urlsplit(server_url)
-    return {f"TITANIUM_{name.upper()}_DATABASE_URL": server._replace(path=f"/titanium_{name}").geturl() for name in DATABASES}
+    return {f"TITANIUM_{name.upper()}_DATABASE_URL": server._replace(path=f"/titanium_{name}").geturl()
+            for name in DATABASE_OWNERS}
+
+
+def _check_server_url(url: str | None, schemes: tuple[str, ...], example: str) -> None:
+    """A ValueError that says what is wrong with a server's URL given on the command line."""
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(f"{url!r} is not a {schemes[0]} URL; write it as {example}")
+    try:
+        parts.port  # noqa: B018 - reading it validates it
+    except ValueError:
+        raise ValueError(f"{url!r} has an invalid port; write it as {example}") from None
 
 
 def _prepare_in_a_child(env: dict[str, str]) -> None:
@@ -172,6 +167,12 @@ def up(
         counts = parse_replicas(replicas)
     except ValueError as exc:
         raise _fail(f"--replicas: {exc}") from None
+    try:
+        check_base_port(base_port, counts)
+        _check_server_url(postgres, ("postgresql", "postgres"), "postgresql://user:password@host:5432")
+        _check_server_url(redis, ("redis", "rediss"), "redis://host:6379/0")
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     shared_state = sorted(name for name, count in counts.items() if count > 1 and name != "dashboard")
     if shared_state and not redis:
         raise _fail(f"several processes of {', '.join(shared_state)} would each keep their own rate limits and cache; "

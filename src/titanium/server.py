@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 
 from titanium.core.http_server import ConnectionLimits, guarded_protocol
-from titanium.core.topology import SERVICE_NAMES
+from titanium.core.registry import SERVICE_NAMES
 
 
 def build(service: str) -> Starlette:

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import ctypes
 import http.client
+import json
 import os
 import signal
 import socket
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from titanium.core.topology import DEFAULT_PORTS, parse_replicas, replica_ports
+from titanium.core.registry import DEFAULT_PORTS, parse_replicas, replica_ports, start_order
 
 READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -94,6 +95,7 @@ class Supervisor:
         ready = await self._wait_ready()
         if ready:
             self._print_urls()
+            await self._report_degraded()
         else:
             self.stopping.set()
         await self.stopping.wait()
@@ -189,6 +191,37 @@ class Supervisor:
         say("press Ctrl-C to stop")
 
 
+    async def _report_degraded(self) -> None:
+        """Say which services started without something they can work without (a cache, a rate limit store)."""
+        firsts = [service for service in self.services if service.replica == 0]
+        failing = await asyncio.gather(*(asyncio.to_thread(_failing_checks, s.env["TITANIUM_HOST"], s.port) for s in firsts))
+        for service, checks in zip(firsts, failing, strict=True):
+            if checks:
+                say(f"{service.label} is degraded: its {', '.join(checks)} check fails "
+                    f"({_DEGRADED_HINTS.get(checks[0], 'see its log')}); it serves meanwhile", "yellow")
+
+
+# What a failing soft check usually means on a laptop.
+_DEGRADED_HINTS = {
+    "cache": "is the Redis given with --redis running?",
+    "rate_limit_store": "is the Redis given with --redis running?",
+}
+
+
+def _failing_checks(host: str, port: int) -> list[str]:
+    """The names of the checks the service's /status reports failing (none when it cannot be asked)."""
+    connection = http.client.HTTPConnection(host, port, timeout=2.0)
+    try:
+        connection.request("GET", "/status")
+        answer = connection.getresponse()
+        checks = json.loads(answer.read()).get("checks", {}) if answer.status == 200 else {}
+    except (OSError, http.client.HTTPException, ValueError):
+        return []
+    finally:
+        connection.close()
+    return sorted(name for name, result in checks.items() if result != "ok")
+
+
 def _answers_ready(host: str, port: int) -> bool:
     # The standard library's client, in a worker thread: an HTTP library
     # would cost the long-lived supervisor 8 MB for a few probes.
@@ -221,7 +254,7 @@ def log_path_for(data_dir: Path, label: str) -> Path:
 def planned_processes(base_port: int, replicas: dict[str, int]) -> list[tuple[str, int, int]]:
     """(service, replica, port) of every process, in start order: those called by others first."""
     return [(name, replica, replica_ports(base_port, replica)[name])
-            for name in ("users", "auth", "blog", "dashboard", "gateway") for replica in range(replicas.get(name, 1))]
+            for name in start_order() for replica in range(replicas.get(name, 1))]
 
 
 def main(argv: list[str] | None = None) -> int:

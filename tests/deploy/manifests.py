@@ -19,15 +19,12 @@ from pydantic_settings import BaseSettings
 
 from titanium.core import settings as settings_module
 from titanium.core.metrics import metrics_endpoint
-from titanium.core.topology import SERVICE_NAMES
+from titanium.core.registry import DATABASE_OWNERS, SERVICE_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 OVERLAYS = ("local", "production")
 ENV_PREFIX = "TITANIUM_"
-# The databases the services own (`titanium migrate` without arguments).
-DATABASE_OWNERS = tuple(name for name in SERVICE_NAMES if f"{name}_database_url" in
-                        getattr(settings_module, f"{name.capitalize()}Settings").model_fields)
 
 
 def settings_class(service: str) -> type[BaseSettings]:

@@ -16,10 +16,10 @@ import pytest
 from starlette.requests import Request
 
 from tests.deploy.manifests import call_graph, service_routes
+from titanium.core.authn import REVOCATIONS_PATH
 from titanium.core.jwks import JWKS_PATH
-from titanium.core.topology import SERVICE_NAMES
-from titanium.services.blog.authn import REVOCATIONS_PATH
-from titanium.services.gateway.app import PUBLIC_ROUTES
+from titanium.core.registry import SERVICE_NAMES, SERVICES
+from titanium.services.gateway.app import upstream_path
 
 NAMESPACE = "titanium"
 NAME_LABEL = "app.kubernetes.io/name"
@@ -216,17 +216,18 @@ def _sample_request(path_template: str, method: str) -> Request:
 
 def test_the_calls_the_code_makes_are_authorized(production: list[dict[str, Any]], peers: dict[str, Peer], tmp_path) -> None:
     calls = [("auth", "users", "POST", "/internal/credentials/verify"), ("blog", "auth", "GET", JWKS_PATH)]
-    # Sessions (services/auth/sessions.py) and the revocation list (services/blog/authn.py).
+    # Sessions (services/auth/sessions.py) and the revocation list (core/authn.py).
     calls += [("auth", "users", "POST", path) for path in ("/internal/sessions", "/internal/sessions/renew",
                                                            "/internal/sessions/end", "/internal/users/7/delete")]
     calls += [("auth", "users", "PUT", "/internal/users/7/password"), ("auth", "users", "GET", "/internal/revocations"),
               ("blog", "auth", "GET", REVOCATIONS_PATH)]
     # The gateway forwards each public route to one service, at a path its route computes.
-    for route in PUBLIC_ROUTES:
-        for method in route.methods:
-            target = route.target(_sample_request(route.path, method))
-            if target is not None:
-                calls.append(("gateway", route.service, method, target))
+    for entry in SERVICES:
+        for route in entry.public_routes:
+            for method in route.methods:
+                target = upstream_path(route)(_sample_request(route.path, method).scope)
+                if target is not None:
+                    calls.append(("gateway", entry.name, method, target))
     # The dashboard asks every service it knows for its status and its metrics (the golden signals it
     # charts); Prometheus scrapes every service.
     calls += [("dashboard", target, "GET", path) for caller, target in call_graph() if caller == "dashboard"

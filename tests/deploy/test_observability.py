@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from typing import Any
@@ -13,6 +14,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from tests.deploy.manifests import DEPLOY
 from titanium.core import metrics
+from titanium.core.registry import SERVICES
 
 OBSERVABILITY = DEPLOY / "observability"
 SUFFIXES = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "gauge": [""]}
@@ -36,9 +38,10 @@ LABEL_MATCHERS = re.compile(r"\b([a-z_]+)\s*(?:=~|!~|!=|=)\s*\"")
 
 
 def exported() -> dict[str, set[str]]:
-    """Series name -> its labels, for every metric core/metrics.py defines."""
+    """Series name -> its labels, for every metric core/metrics.py and the services' apps (their business counters) define."""
     series = {}
-    for metric in vars(metrics).values():
+    modules = [metrics, *(importlib.import_module(entry.app_module) for entry in SERVICES)]
+    for metric in (value for module in modules for value in vars(module).values()):
         if isinstance(metric, MetricWrapperBase):
             labels = set(metric._labelnames) | ({"le"} if metric._type == "histogram" else set())
             series |= {f"{metric._name}{suffix}": labels for suffix in SUFFIXES[metric._type]}

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from titanium.core.topology import SERVICE_NAMES
+from titanium.core.registry import SERVICE_NAMES
 
 IDEMPOTENT = {"GET", "HEAD", "OPTIONS"}
 # Envoy retry conditions met only when the request never reached a pod.

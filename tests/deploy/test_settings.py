@@ -25,7 +25,7 @@ from tests.deploy.manifests import (
     settings_class,
     url_field_target,
 )
-from titanium.core.topology import SERVICE_NAMES
+from titanium.core.registry import SERVICE_NAMES
 
 # Settings that stand in for each other: the signing key as PEM text or as a
 # file (core/settings.py AuthSettings requires one of the two).

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.deploy.manifests import DEPLOY, REPO, build, load_compose
-from titanium.core.topology import SERVICE_NAMES
+from titanium.core.registry import SERVICE_NAMES
 
 OBSERVABILITY = DEPLOY / "observability"
 COLLECTOR = OBSERVABILITY / "otel-collector" / "config.yaml"

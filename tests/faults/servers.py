@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -51,14 +52,28 @@ class PrivatePostgres:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.data}"
         self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.data / "log"), "-w", "start")
 
-    def stop(self) -> None:
-        """As an outage: every connection is cut at once."""
-        self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+    def stop(self, mode: str = "immediate") -> None:
+        """As an outage: every connection cut at once ("immediate"), or the sessions ended as an operator's
+        restart does ("fast": each gets "terminating connection due to administrator command")."""
+        self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def crash(self) -> None:
+        """The postmaster killed with SIGKILL: the next start recovers ("the database system is starting up")."""
+        pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), what="the postmaster to die")
 
     def remove(self) -> None:
         if (self.data / "postmaster.pid").exists():
             self.stop()
         shutil.rmtree(self.where, ignore_errors=True)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 class PrivateRedis:

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.faults.load import Threads
 from tests.faults.servers import PrivateRedis
 from tests.platform.conftest import PLATFORM_ENV
 from tests.platform.harness import Client, Platform, unique, wait_until
@@ -63,20 +64,23 @@ def requests_answered_by(platform: Platform, label: str) -> int:
     return sum('"event":"request"' in line for line in platform.log(label).splitlines())
 
 
-class Load:
+class Load(Threads):
     """People using the platform from threads of their own; every answer's status is counted by what it was."""
 
     def __init__(self, platform: Platform) -> None:
+        super().__init__()
         self.platform = platform
-        self.stop = threading.Event()
         self.statuses: dict[str, Counter[int]] = {"read": Counter(), "write": Counter(), "login": Counter()}
         self.created: list[tuple[int, str]] = []  # (id, title) of every create acknowledged with a 201
         self.lock = threading.Lock()
         self.writers = [Client(platform.url).signed_up() for _ in range(WRITERS)]
         self.post_id = self.writers[0].create_post(title="Read under load").json()["id"]
-        self.threads = ([threading.Thread(target=self._write, args=(w,)) for w in self.writers]
-                        + [threading.Thread(target=self._read) for _ in range(READERS)]
-                        + [threading.Thread(target=self._login, args=(self.writers[0].username,)) for _ in range(LOGINS)])
+        for writer in self.writers:
+            self.add(self._write, writer)
+        for _ in range(READERS):
+            self.add(self._read)
+        for _ in range(LOGINS):
+            self.add(self._login, self.writers[0].username)
 
     def _count(self, kind: str, send) -> httpx.Response | None:
         try:
@@ -110,16 +114,6 @@ class Load:
         person.username = username
         while not self.stop.is_set():
             self._count("login", person.login)
-
-    def __enter__(self) -> Load:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join()
 
 
 def test_the_gateway_sends_requests_to_every_process_of_a_service(platform):
@@ -217,3 +211,37 @@ def test_a_process_that_dies_while_starting_is_started_again_at_once(platform):
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_process_that_stops_answering_leaves_the_rotation_before_any_reader_times_out(platform):
+    # SIGSTOP: the process still accepts connections (the kernel does) but answers nothing. Readers
+    # already waiting on it are sent to the other process once it fails its readiness probe; new
+    # ones go to the other at once. Before, each waited out the 10 s read time-out and got a 504.
+    url = second_process_url(platform, "blog")
+    pid = pid_at(url)
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def read() -> None:
+        reader = Client(platform.url)
+        while not stop.is_set():
+            try:
+                status = reader.http.get("/blog/api/categories").status_code
+            except httpx.HTTPError:
+                status = 0
+            with lock:
+                statuses[status] += 1
+
+    readers = [threading.Thread(target=read) for _ in range(READERS)]
+    for thread in readers:
+        thread.start()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(12)  # past the gateway's read time-out: a reader stuck on the frozen process would have its 504
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join()
+        os.kill(pid, signal.SIGCONT)
+    assert set(statuses) == {200} and statuses[200] > 20, statuses

@@ -77,7 +77,7 @@ async def test_a_write_the_cache_missed_is_made_good_before_the_next_read(redis_
     # WRITE): the write's invalidation times out. When Redis answers again,
     # the old entry is still there; it must not be served.
     cache = SafeCache(RedisCache(redis_client(redis_server), redis_prefix))
-    cache.PAUSE_SECONDS = 0.1
+    cache.breaker.pause_seconds = 0.1
     namespace = CachedNamespace(cache, "paused", 60, "test")
     loads: list[int] = []
     assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}'

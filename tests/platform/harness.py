@@ -15,8 +15,11 @@ from pathlib import Path
 
 import httpx
 
-SERVICES = ("gateway", "users", "auth", "dashboard", "blog")
-PORT_OFFSETS = {"gateway": 0, "users": 1, "auth": 2, "dashboard": 3, "blog": 5}
+from titanium.core.registry import REPLICA_PORT_STEP, SERVICE_NAMES, parse_replicas, replica_ports
+from titanium.core.registry import SERVICES as REGISTRY
+
+SERVICES = SERVICE_NAMES
+PORT_OFFSETS = {entry.name: entry.port_offset for entry in REGISTRY}
 
 
 def free_port_block(size: int = 6) -> int:
@@ -40,8 +43,10 @@ def _free(port: int) -> bool:
 class Platform:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
-        self.base_port = free_port_block()
         self.env = {**os.environ, **(env or {})}
+        # Every port of every process: a service's further processes listen 10 ports up each.
+        most = max(parse_replicas(self.env.get("TITANIUM_REPLICAS", "")).values(), default=1)
+        self.base_port = free_port_block(REPLICA_PORT_STEP * (most - 1) + max(PORT_OFFSETS.values()) + 1)
         self.output_path = data_dir / "supervisor.out"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -81,8 +86,27 @@ class Platform:
         # the tests' polling must not spend any client's request budget.
         return httpx.get(f"{self.service_url('dashboard')}/api/stats", timeout=5).json()
 
-    def pid_of(self, service: str) -> int:
-        return int(self.stats()[service]["pid"])
+    def pid_of(self, service: str, replica: int = 0) -> int | None:
+        """The process id of the service's `replica`-th process (0: the first), as the supervisor started it;
+        None while there is none.
+
+        Read from the process table, not from the service: it holds while the service does not answer.
+        """
+        assert self.process is not None
+        port = str(replica_ports(self.base_port, replica)[service])
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+                environment = (entry / "environ").read_bytes().split(b"\0")
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            if (parent == self.process.pid and command[-3:-1] == [b"titanium.server", service.encode()]
+                    and f"TITANIUM_PORT={port}".encode() in environment):
+                return int(entry.name)
+        return None
 
     def stop(self) -> int | None:
         if self.process is None or self.process.poll() is not None:

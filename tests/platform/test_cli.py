@@ -103,3 +103,44 @@ def test_migrations_take_turns_on_postgresql(postgres_databases):
     assert waiting.wait(timeout=60) == 0, waiting.stderr.read()
     assert holder.execute("SELECT count(*) FROM categories")[0][0] == 3
     holder.close()
+
+
+def test_up_refuses_server_urls_and_ports_it_cannot_use_in_one_line(tmp_path):
+    base = str(free_port_block())
+    for args, said in ((("--postgres", "notaurl"), "'notaurl' is not a postgresql URL"),
+                       (("--redis", "http://127.0.0.1:6379"), "is not a redis URL"),
+                       (("--postgres", "postgresql://db:99999999/x"), "has an invalid port"),
+                       (("--base-port", "70000"), "give a base port from 1024 to 65530")):
+        result = titanium("up", "--data-dir", str(tmp_path), *(("--base-port", base) if "--base-port" not in args else ()),
+                          *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert said in result.stderr and "Traceback" not in result.stderr + result.stdout
+        assert len(result.stderr.strip().splitlines()) <= 2, result.stderr
+
+
+def test_migrate_offers_only_the_services_that_own_a_database():
+    result = titanium("migrate", "gateway")
+    said = " ".join(result.stderr.replace("│", " ").split())  # as one line, without the box it is drawn in
+    assert result.returncode == 2 and "'gateway' is not one of 'users', 'blog'" in said
+    assert "Traceback" not in result.stderr
+
+
+def test_up_says_which_service_is_degraded_and_why_when_redis_does_not_answer(tmp_path):
+    base = free_port_block()
+    platform = subprocess.Popen([sys.executable, "-m", "titanium", "up", "--base-port", str(base), "--data-dir",
+                                 str(tmp_path), "--redis", "redis://127.0.0.1:1/0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output = ""
+        assert platform.stdout is not None
+        for line in platform.stdout:  # the supervisor says it once every service is ready, then waits
+            output += line
+            if output.count("is degraded") == 3:
+                break
+        assert "Titanium is up" in output
+        assert "blog is degraded: its cache check fails (is the Redis given with --redis running?)" in output
+        assert "gateway is degraded: its rate_limit_store check fails" in output
+        assert "auth is degraded: its rate_limit_store check fails" in output
+    finally:
+        platform.terminate()
+        platform.wait(timeout=30)

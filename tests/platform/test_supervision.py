@@ -43,9 +43,10 @@ def test_a_killed_service_is_restarted_and_serves_again(platform):
                         what="the gateway's line for the 503")
     assert failed["status"] == 503 and failed["level"] == "error", "a failed answer stands out in the log"
 
-    wait_until(lambda: platform.stats()["blog"]["service_status"] == "online", timeout=60, what="blog back online")
-    assert platform.pid_of("blog") != old_pid
-    assert person.http.get(f"/blog/api/posts/{post_id}").json()["title"] == "Survives"
+    back = wait_until(lambda: (answer := person.http.get(f"/blog/api/posts/{post_id}")).status_code == 200 and answer,
+                      timeout=60, what="the blog answering again")
+    assert back.json()["title"] == "Survives"
+    assert platform.pid_of("blog") not in (None, old_pid)
     assert "blog exited with code -9" in platform.output() and "restarting in" in platform.output()
     wait_until(lambda: "blog is back" in platform.output(), what="the supervisor to report blog back")
 
@@ -54,8 +55,8 @@ def test_a_dead_upstream_shows_offline_in_stats_while_the_rest_answer(platform):
     old_pid = platform.pid_of("users")
     os.kill(old_pid, signal.SIGKILL)
     wait_until(lambda: _gone(old_pid), what="the users process to die")
-    stats = platform.stats()
-    assert stats["users"]["service_status"] == "offline"
+    stats = wait_until(lambda: (answer := platform.stats())["users"]["service_status"] == "offline" and answer,
+                       what="users shown offline (at the dashboard's next round)")
     assert stats["blog"]["service_status"] == "online"
     wait_until(lambda: platform.stats()["users"]["service_status"] == "online", timeout=60, what="users back")
 

@@ -192,8 +192,7 @@ def test_a_retry_after_a_gateway_crash_returns_the_first_answer(platform, person
     assert first.status_code == 201
     old_pid = platform.pid_of("gateway")
     os.kill(old_pid, signal.SIGKILL)
-    wait_until(lambda: platform.stats()["gateway"].get("pid") not in (None, old_pid), timeout=60,
-               what="a new gateway process")
+    wait_until(lambda: platform.pid_of("gateway") not in (None, old_pid), timeout=60, what="a new gateway process")
     wait_until(lambda: httpx.get(f"{platform.url}/health").status_code == 200, timeout=60, what="the gateway back")
 
     retried = create(person, key, category_name=category)
@@ -223,8 +222,9 @@ def forget_kept_answers(platform: Platform) -> None:
     """
     old_pid = platform.pid_of("blog")
     os.kill(old_pid, signal.SIGKILL)
-    wait_until(lambda: platform.stats()["blog"].get("pid") not in (None, old_pid), timeout=60,
-               what="a new blog process")
+    wait_until(lambda: platform.pid_of("blog") not in (None, old_pid), timeout=60, what="a new blog process")
+    wait_until(lambda: httpx.get(f"{platform.service_url('blog')}/health/ready").status_code == 200, timeout=60,
+               what="the new blog process ready")
     if "TITANIUM_REDIS_PREFIX" in platform.env:
         client = Redis.from_url(platform.env["TITANIUM_REDIS_URL"])
         kept = list(client.scan_iter(match=f"{platform.env['TITANIUM_REDIS_PREFIX']}:idempotency:*"))

@@ -19,6 +19,8 @@ from starlette.requests import Request
 from titanium.core.cache import CachedNamespace, MemoryCache, RedisCache, SafeCache, redis_client
 from titanium.core.database import create_engine, warm_pool
 from titanium.core.metrics import UPSTREAM_REASONS, RequestMetrics, declare_service, failure_reason, metrics_endpoint
+from titanium.services.auth.app import OUTCOMES as AUTH_OUTCOMES
+from titanium.services.users.app import OUTCOMES as USERS_OUTCOMES
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -56,7 +58,7 @@ def test_declared_series_exist_before_anything_happens():
     # The registry is this test process's, shared with other unit tests that
     # may have counted auth's failures already: the series must exist (a
     # fresh platform's are at 0: tests/platform/test_metrics.py).
-    declare_service("auth", [("POST", "/auth/login"), ("GET", "/auth/jwks")])
+    declare_service("auth", [("POST", "/auth/login"), ("GET", "/auth/jwks")], AUTH_OUTCOMES)
     assert sample("http_requests_total", service="auth", method="POST", route="/auth/login", status="500") is not None
     assert sample("http_requests_total", service="auth", method="GET", route="/auth/jwks", status="500") is not None
     for reason in UPSTREAM_REASONS:
@@ -71,7 +73,7 @@ def test_business_outcomes_are_counted_from_the_answers_of_their_routes():
         return sample("users_registrations_total", service="users", result=result) or 0.0
 
     before = {result: registrations(result) for result in ("created", "taken", "invalid")}
-    metrics = RequestMetrics("users")
+    metrics = RequestMetrics("users", USERS_OUTCOMES)
     for status in (201, 422, 422, 409, 500):
         metrics.observe("POST", "/users", status, 0.1)
     metrics.observe("GET", "/users/{username}", 404, 0.01)

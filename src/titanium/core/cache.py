@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from titanium.core.breaker import Breaker, DependencyDown
 from titanium.core.logging import get_logger
 from titanium.core.metrics import CACHE_AVAILABLE, CACHE_LOOKUPS
 
@@ -245,10 +246,8 @@ def redis_client(url: str) -> redis.Redis:
 
 
 class SafeCache:
-    """Wraps a cache so that its failures (and slowness) are logged misses, never errors."""
+    """Wraps a cache so that its failures (and slowness) are logged misses, never errors (core/breaker.py)."""
 
-    # After a failure, the cache is skipped for this long before it is tried again.
-    PAUSE_SECONDS = 5.0
     # A healthy Redis answers in well under a millisecond; a call this slow
     # would cost the request more than the database it saves.
     CALL_DEADLINE_SECONDS = 0.15
@@ -261,21 +260,16 @@ class SafeCache:
         self.inner = inner
         self.kind = inner.kind
         self.fallback = fallback
-        self._paused_until = 0.0
+        self.breaker = Breaker("cache", deadline_seconds=self.CALL_DEADLINE_SECONDS)
 
     @property
     def available(self) -> bool:
-        return time.monotonic() >= self._paused_until
+        return self.breaker.available
 
     async def _call(self, operation: str, default: Any, *args: Any) -> Any:
-        if not self.available:
-            return await self._on_fallback(operation, default, args)
         try:
-            async with asyncio.timeout(self.CALL_DEADLINE_SECONDS):
-                return await getattr(self.inner, operation)(*args)
-        except Exception as exc:
-            self._paused_until = time.monotonic() + self.PAUSE_SECONDS
-            log.warning("cache unavailable", operation=operation, error=repr(exc), pause_seconds=self.PAUSE_SECONDS)
+            return await self.breaker.call(lambda: getattr(self.inner, operation)(*args))
+        except DependencyDown:
             return await self._on_fallback(operation, default, args)
 
     async def _on_fallback(self, operation: str, default: Any, args: tuple[Any, ...]) -> Any:

@@ -34,8 +34,10 @@ async def no_figures() -> dict[str, Any]:
 
 
 class ServiceHealth:
-    def __init__(self, service: str, checks: Checks, soft_checks: Checks, figures: Figures) -> None:
+    def __init__(self, service: str, checks: Checks, soft_checks: Checks, figures: Figures, *,
+                 show_pid: bool = True) -> None:
         self.service = service
+        self.show_pid = show_pid
         self.checks = checks
         self.soft_checks = soft_checks
         self.figures = figures
@@ -66,7 +68,7 @@ class ServiceHealth:
             "service": self.service,
             "service_status": "online" if all(results.values()) else "degraded",
             "version": __version__,
-            "pid": os.getpid(),
+            **({"pid": os.getpid()} if self.show_pid else {}),
             "uptime_seconds": round(time.time() - self.started_at, 1),
             "checks": _labels(results),
             **extra,

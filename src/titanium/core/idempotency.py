@@ -22,7 +22,7 @@ record in the write's own transaction, so that a retry run again finds what
 the first one made and answers with it (`mark_replayed`), or with 422 for
 another body (`KeyUsedForAnotherRequest`).
 
-Only the routes given to `protect` pass through here, and a request without
+Only the routes declared `idempotent` pass through here, and a request without
 the header costs one header lookup: reads never touch this module. A store
 that fails (Redis down or slow) is skipped for a few seconds and the write
 proceeds without replay protection, logged: never an error for the client.
@@ -36,17 +36,20 @@ import hashlib
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
+from titanium.core.breaker import Breaker, DependencyDown
 from titanium.core.errors import error_response
 from titanium.core.logging import get_logger
+from titanium.core.routes import Endpoint, Handler, with_behaviour
 
 if TYPE_CHECKING:
     import redis.asyncio as redis
@@ -218,30 +221,18 @@ def build_key_store(redis_url: str | None, prefix: str) -> KeyStore:
     return MemoryKeyStore()
 
 
-class StoreUnavailable(Exception):
-    pass
-
-
 class GuardedStore:
-    """A store whose failures are `StoreUnavailable`; after one it is left alone for a while."""
+    """A store behind a breaker (core/breaker.py): its failures and slow calls are `DependencyDown`."""
 
     # A healthy store answers in a millisecond; a write should not wait on a sick one.
     CALL_DEADLINE_SECONDS = 1.0
-    PAUSE_SECONDS = 5.0
 
     def __init__(self, store: KeyStore) -> None:
         self.store = store
-        self._paused_until = 0.0
+        self.breaker = Breaker("idempotency store", deadline_seconds=self.CALL_DEADLINE_SECONDS)
 
     async def call(self, operation: str, *args: Any) -> Any:
-        if time.monotonic() < self._paused_until:
-            raise StoreUnavailable("paused after a failure")
-        try:
-            async with asyncio.timeout(self.CALL_DEADLINE_SECONDS):
-                return await getattr(self.store, operation)(*args)
-        except Exception as exc:
-            self._paused_until = time.monotonic() + self.PAUSE_SECONDS
-            raise StoreUnavailable(repr(exc)) from exc
+        return await self.breaker.call(lambda: getattr(self.store, operation)(*args))
 
 
 class _Record:
@@ -268,47 +259,75 @@ class _Record:
 _CLAIMED = _Record("")  # what `_claim` gives the request that now holds its key
 
 
-class IdempotentRoute:
-    """The ASGI app of one write route, wrapped: requests with a key are claimed, answered once, replayed."""
+class IdempotencyKeys:
+    """A service's keys: where they are kept (put in the app's state by `install_idempotency`)."""
 
-    def __init__(self, app: ASGIApp, service: str, store: GuardedStore, caller_of: CallerOf) -> None:
-        self.app = app
+    def __init__(self, service: str, store: KeyStore) -> None:
         self.service = service
-        self.store = store
-        self.caller_of = caller_of
+        self.store = GuardedStore(store)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        sent = [value for name, value in scope["headers"] if name == HEADER]
-        if not sent:
-            await self.app(scope, receive, send)
-            return
-        key = _parse_key(sent)
-        if key is None:
-            await error_response(400, _KEY_RULE)(scope, receive, send)
-            return
-        caller = await self.caller_of(Request(scope))
-        if caller is None:
-            await self.app(scope, receive, send)
-            return
-        body = await _read_body(receive)
-        fingerprint = _fingerprint(scope, body)
-        store_key = f"{self.service}:{caller}:{key}"
-        # For the route's own record, made with the write (see the module's text).
-        digest = hashlib.sha256(store_key.encode()).hexdigest()
-        scope.setdefault("state", {})[_STATE_NAME] = KeyedRequest(digest, fingerprint)
-        try:
-            earlier = await self._claim(store_key, fingerprint)
-        except StoreUnavailable as exc:
-            log.warning("idempotency store unavailable; the write proceeds with only the route's own record of keys",
-                        service=self.service, error=str(exc))
-            await self.app(scope, _replay_body(body, receive), send)
-            return
-        if earlier is _CLAIMED:
-            await self._answer_once(scope, _replay_body(body, receive), send, store_key, fingerprint)
-        else:
-            await _answer_from(earlier, fingerprint, scope, receive, send)
 
-    async def _claim(self, store_key: str, fingerprint: str) -> _Record:
+def install_idempotency(app: Starlette, service: str, store: KeyStore) -> None:
+    """Give the app's `idempotent` routes their key store, and the 422 of a key met again with another request."""
+    app.state.idempotency_keys = IdempotencyKeys(service, store)
+    app.add_exception_handler(KeyUsedForAnotherRequest, _key_used_for_another_request)
+
+
+def idempotent(caller_of: CallerOf) -> Callable[[Endpoint], Endpoint]:
+    """Declare that the decorated write route honours `Idempotency-Key` (core/routes.py), per caller.
+
+    `caller_of` gives whose keys a request's key is among (None: the route
+    will refuse the request anyway, so it passes unprotected).
+    """
+
+    def behaviour(_route: APIRoute, handler: Handler) -> Handler:
+        async def keyed(request: Request) -> Response:
+            sent = [value for name, value in request.scope["headers"] if name == HEADER]
+            if not sent:
+                return await handler(request)
+            key = _parse_key(sent)
+            if key is None:
+                return error_response(400, _KEY_RULE)
+            caller = await caller_of(request)
+            if caller is None:
+                return await handler(request)
+            return await _keyed(request, handler, caller, key)
+
+        return keyed
+
+    return with_behaviour(behaviour)
+
+
+async def _keyed(request: Request, handler: Handler, caller: str, key: str) -> Response:
+    keys: IdempotencyKeys = request.app.state.idempotency_keys
+    fingerprint = _fingerprint(request.scope, await request.body())  # kept on the request for the handler
+    store_key = f"{keys.service}:{caller}:{key}"
+    # For the route's own record, made with the write (see the module's text).
+    digest = hashlib.sha256(store_key.encode()).hexdigest()
+    request.scope.setdefault("state", {})[_STATE_NAME] = KeyedRequest(digest, fingerprint)
+    answering = _Answering(handler, keys, store_key, fingerprint)
+    try:
+        earlier = await answering.claim()
+    except DependencyDown as exc:
+        log.warning("idempotency store unavailable; the write proceeds with only the route's own record of keys",
+                    service=keys.service, error=str(exc))
+        return await handler(request)
+    if earlier is _CLAIMED:
+        return await answering.answer_once(request)
+    return _answer_from(earlier, fingerprint)
+
+
+class _Answering:
+    """One keyed request: its claim on the key, and its answer kept under it."""
+
+    def __init__(self, handler: Handler, keys: IdempotencyKeys, store_key: str, fingerprint: str) -> None:
+        self.handler = handler
+        self.service = keys.service
+        self.store = keys.store
+        self.store_key = store_key
+        self.fingerprint = fingerprint
+
+    async def claim(self) -> _Record:
         """`_CLAIMED` when this request holds the key now, else what the store holds under it.
 
         While the same request is being answered under the key, this waits for
@@ -316,82 +335,64 @@ class IdempotentRoute:
         """
         deadline = time.monotonic() + WAIT_FOR_FIRST_SECONDS
         while True:
-            if await self.store.call("claim", store_key, _Record(fingerprint).encode(), LEASE_SECONDS):
+            if await self.store.call("claim", self.store_key, _Record(self.fingerprint).encode(), LEASE_SECONDS):
                 return _CLAIMED
-            stored = await self.store.call("get", store_key)
+            stored = await self.store.call("get", self.store_key)
             if stored is not None:
                 earlier = _Record.decode(stored)
-                if earlier.status is not None or earlier.fingerprint != fingerprint or time.monotonic() >= deadline:
+                if earlier.status is not None or earlier.fingerprint != self.fingerprint or time.monotonic() >= deadline:
                     return earlier
             await asyncio.sleep(POLL_SECONDS)
 
-    async def _hold(self, store_key: str, fingerprint: str) -> None:
+    async def _hold(self) -> None:
         """Renew this request's claim while it is answered, so that only a dead process's claim lapses."""
-        in_progress = _Record(fingerprint).encode()
+        in_progress = _Record(self.fingerprint).encode()
         while True:
             await asyncio.sleep(LEASE_SECONDS / 3)
             try:
-                await self.store.call("renew", store_key, in_progress, LEASE_SECONDS)
-            except StoreUnavailable as exc:
+                await self.store.call("renew", self.store_key, in_progress, LEASE_SECONDS)
+            except DependencyDown as exc:
                 log.warning("idempotency claim could not be renewed", service=self.service, error=str(exc))
 
-    async def _answer_once(self, scope: Scope, receive: Receive, send: Send, store_key: str, fingerprint: str) -> None:
+    async def answer_once(self, request: Request) -> Response:
         """Run the route; keep a successful answer under the key before it is sent, else let the key go."""
-        start: Message = {}
-        chunks: list[bytes] = []
-
-        async def keep(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        holding = asyncio.create_task(self._hold(store_key, fingerprint))
+        holding = asyncio.create_task(self._hold())
         try:
-            await self.app(scope, receive, keep)
+            response = await self.handler(request)
         except Exception:
-            await self._let_go(store_key)
+            await self._let_go()  # a refusal (422, 403...) or a failure: nothing was done, a retry may run again
             raise
         finally:
             holding.cancel()
-        status = start["status"]
-        headers = list(start.get("headers", []))
-        answer = b"".join(chunks)
-        if 200 <= status < 300:
-            kept = [[n.decode("latin-1"), v.decode("latin-1")] for n, v in headers if n != REPLAYED_HEADER[0]]
-            record = _Record(fingerprint, status, kept, answer)
-            try:
-                await self.store.call("put", store_key, record.encode(), KEY_TTL_SECONDS)
-            except StoreUnavailable as exc:
-                # The write is done but its answer is not kept: once the claim lapses (LEASE_SECONDS), a retry
-                # with this key is done again. A store that fails here is the one case this cannot cover.
-                log.warning("idempotency store unavailable; the answer was not kept", service=self.service,
-                            error=str(exc))
-        else:
-            await self._let_go(store_key)  # nothing was done: a retry may run again
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer})
-
-    async def _let_go(self, store_key: str) -> None:
+        body = getattr(response, "body", None)
+        if not 200 <= response.status_code < 300 or body is None:
+            await self._let_go()
+            return response
+        kept = [[n.decode("latin-1"), v.decode("latin-1")] for n, v in response.raw_headers if n != REPLAYED_HEADER[0]]
         try:
-            await self.store.call("release", store_key)
-        except StoreUnavailable as exc:
+            await self.store.call("put", self.store_key, _Record(self.fingerprint, response.status_code, kept,
+                                                                 bytes(body)).encode(), KEY_TTL_SECONDS)
+        except DependencyDown as exc:
+            # The write is done but its answer is not kept: once the claim lapses (LEASE_SECONDS), a retry
+            # with this key is done again. A store that fails here is the one case this cannot cover.
+            log.warning("idempotency store unavailable; the answer was not kept", service=self.service, error=str(exc))
+        return response
+
+    async def _let_go(self) -> None:
+        try:
+            await self.store.call("release", self.store_key)
+        except DependencyDown as exc:
             log.warning("idempotency key could not be released", service=self.service, error=str(exc))
 
 
-async def _answer_from(earlier: _Record, fingerprint: str, scope: Scope, receive: Receive, send: Send) -> None:
+def _answer_from(earlier: _Record, fingerprint: str) -> Response:
     if earlier.fingerprint != fingerprint:
-        answer = error_response(422, KEY_USED_FOR_ANOTHER_REQUEST)
-    elif earlier.status is None:
-        answer = error_response(409, "a request with this Idempotency-Key is still being processed",
-                                {"Retry-After": "1"})
-    else:
-        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in earlier.headers]
-        await send({"type": "http.response.start", "status": earlier.status, "headers": [*headers, REPLAYED_HEADER]})
-        await send({"type": "http.response.body", "body": earlier.body})
-        return
-    await answer(scope, receive, send)
+        return error_response(422, KEY_USED_FOR_ANOTHER_REQUEST)
+    if earlier.status is None:
+        return error_response(409, "a request with this Idempotency-Key is still being processed", {"Retry-After": "1"})
+    replay = Response(earlier.body, status_code=earlier.status)
+    replay.raw_headers = [*((n.encode("latin-1"), v.encode("latin-1")) for n, v in earlier.headers), REPLAYED_HEADER]
+    return replay
 
 
 def _parse_key(sent: list[bytes]) -> str | None:
@@ -407,44 +408,6 @@ def _fingerprint(scope: Scope, body: bytes) -> str:
     digest = hashlib.sha256(f"{scope['method']} {scope['path']}\n".encode())
     digest.update(body)
     return digest.hexdigest()
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # the client went away
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay_body(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that gives the route the body this module has already read, then the connection's own."""
-    delivered = False
-
-    async def replay() -> Message:
-        nonlocal delivered
-        if delivered:
-            return await receive()
-        delivered = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
-
-
-def protect(app: Starlette, endpoints: Iterable[Callable[..., Any]], service: str, store: KeyStore,
-            caller_of: CallerOf) -> None:
-    """Make the routes of these endpoints honour `Idempotency-Key` (call after the routes are added)."""
-    wanted = set(endpoints)
-    guarded = GuardedStore(store)
-    routes = [route for route in app.router.routes if getattr(route, "endpoint", None) in wanted]
-    assert len(routes) >= len(wanted), "every endpoint to protect must have a route"
-    for route in routes:
-        route.app = IdempotentRoute(route.app, service, guarded, caller_of)  # type: ignore[attr-defined]
-    app.add_exception_handler(KeyUsedForAnotherRequest, _key_used_for_another_request)
 
 
 async def _key_used_for_another_request(_request: Request, _exc: Exception) -> Response:

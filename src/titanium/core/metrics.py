@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
@@ -22,6 +23,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
+
+from titanium.core.registry import BY_NAME
 
 REQUESTS = Counter(
     "http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
@@ -43,9 +46,6 @@ CACHE_LOOKUPS = Counter("cache_lookups_total", "Cache lookups by result", ["serv
 CACHE_AVAILABLE = Gauge(
     "cache_available", "1 while the shared cache is used, 0 while it is skipped after a failure", ["service"]
 )
-REGISTRATIONS = Counter("users_registrations_total", "Sign-ups by result", ["service", "result"])
-LOGINS = Counter("auth_logins_total", "Logins by result", ["service", "result"])
-POSTS_WRITTEN = Counter("blog_posts_written_total", "Posts written, by action", ["service", "action"])
 # Reads routed between the primary and its read replicas (core/read_replicas.py).
 DB_READS = Counter("db_reads_total", "Database reads outside a write, by the server that answered them",
                    ["service", "target"])
@@ -62,36 +62,30 @@ ZERO_STATUS = "500"
 # "timeout": no answer in time; "bad_answer": the connection broke or the
 # answer was unreadable; "bad_status": it answered with an error status.
 UPSTREAM_REASONS = ("unavailable", "timeout", "bad_answer", "bad_status")
-# Which services each one calls. The gateway passes a service's error status
-# on as it is (that is the service's answer, not a failed call).
-UPSTREAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "gateway": (("users", "auth", "blog", "dashboard"), ("unavailable", "timeout", "bad_answer")),
-    "auth": (("users",), UPSTREAM_REASONS),
-    "blog": (("auth",), UPSTREAM_REASONS),  # the token keys (JWKS)
-    "dashboard": (("gateway", "users", "auth", "blog"), UPSTREAM_REASONS),
-}
+# The gateway passes a service's error status on as it is (that is the
+# service's answer, not a failed call).
+FORWARDED_REASONS = UPSTREAM_REASONS[:3]
 
-# Who answers a read: the primary, or one of its read replicas. Only the
-# blog routes its reads; both series exist from the start, so the replicas'
-# share of the reads reads 0, not "no data", before the first read.
-READ_TARGETS = ("primary", "replica")
-READ_ROUTING_SERVICES = ("blog",)
 
-# Business events, counted from the answer a route gives rather than in its
-# handler: a refusal that never reaches the handler (a body that fails
-# validation, a 422) counts as well, and handlers carry no metric code.
-# (service, method, route, status) -> (counter, label value).
-OUTCOMES: dict[tuple[str, str, str, int], tuple[Counter, str]] = {
-    ("users", "POST", "/users", 201): (REGISTRATIONS, "created"),
-    ("users", "POST", "/users", 409): (REGISTRATIONS, "taken"),
-    ("users", "POST", "/users", 422): (REGISTRATIONS, "invalid"),
-    ("auth", "POST", "/auth/login", 200): (LOGINS, "success"),
-    ("auth", "POST", "/auth/login", 401): (LOGINS, "failed"),
-    ("auth", "POST", "/auth/login", 429): (LOGINS, "throttled"),
-    ("blog", "POST", "/blog/api/posts", 201): (POSTS_WRITTEN, "create"),
-    ("blog", "PATCH", "/blog/api/posts/{post_id}", 200): (POSTS_WRITTEN, "update"),
-    ("blog", "DELETE", "/blog/api/posts/{post_id}", 204): (POSTS_WRITTEN, "delete"),
-}
+@dataclass(frozen=True)
+class Outcome:
+    """A business event, counted from the answer a route gives rather than in its handler.
+
+    A refusal that never reaches the handler (a body that fails validation, a
+    422) counts as well, and handlers carry no metric code. Each service
+    declares its own (its `OUTCOMES`, given to core/app.py `create_app`).
+    """
+
+    method: str
+    route: str
+    status: int
+    counter: Counter  # labelled by service and one more label, whose value is `label`
+    label: str
+
+
+def business_counter(name: str, documentation: str, label: str = "result") -> Counter:
+    """A counter of a service's business events (`Outcome`s), by service and `label`."""
+    return Counter(name, documentation, ["service", label])
 
 
 class RequestMetrics:
@@ -102,9 +96,10 @@ class RequestMetrics:
     so each is looked up once, with the business outcome it counts (if any).
     """
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, outcomes: Iterable[Outcome] = ()) -> None:
         self.service = service
         self.in_flight = IN_FLIGHT.labels(service)
+        self._outcomes = {(outcome.method, outcome.route, outcome.status): outcome for outcome in outcomes}
         self._series: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float, trace_id: str | None = None) -> None:
@@ -122,33 +117,31 @@ class RequestMetrics:
             series[2].inc()
 
     def _series_of(self, method: str, route: str, status: int) -> tuple[Any, Any, Any]:
-        outcome = OUTCOMES.get((self.service, method, route, status))
+        outcome = self._outcomes.get((method, route, status))
         return (REQUESTS.labels(self.service, method, route, str(status)), LATENCY.labels(self.service, method, route),
-                None if outcome is None else outcome[0].labels(self.service, outcome[1]))
+                None if outcome is None else outcome.counter.labels(self.service, outcome.label))
 
     def observe_probe(self, route: str, status: int) -> None:
         PROBES.labels(self.service, route, str(status)).inc()
 
 
-def declare_service(service: str, routes: Iterable[tuple[str, str]]) -> None:
+def declare_service(service: str, routes: Iterable[tuple[str, str]], outcomes: Iterable[Outcome] = ()) -> None:
     """Make this process's zero series, once at start-up: `routes` are its (method, route template) pairs.
 
     Also names the process's service for the figures collected at scrape
-    time (its database pool): one service a process.
+    time (its database pool): one service a process. The upstream errors it
+    can meet are those of the calls the registry says it makes.
     """
     _this_process.service = service
     for method, route in routes:
         REQUESTS.labels(service, method, route, ZERO_STATUS)
-    upstreams, reasons = UPSTREAMS.get(service, ((), ()))
-    for upstream in upstreams:
+    entry = BY_NAME.get(service)
+    reasons = FORWARDED_REASONS if service == "gateway" else UPSTREAM_REASONS
+    for upstream in entry.calls if entry is not None else ():
         for reason in reasons:
             UPSTREAM_ERRORS.labels(service, upstream, reason)
-    for (outcome_service, *_answer), (counter, value) in OUTCOMES.items():
-        if outcome_service == service:
-            counter.labels(service, value)
-    if service in READ_ROUTING_SERVICES:
-        for target in READ_TARGETS:
-            DB_READS.labels(service, target)
+    for outcome in outcomes:
+        outcome.counter.labels(service, outcome.label)
 
 
 def failure_reason(exc: BaseException) -> str:

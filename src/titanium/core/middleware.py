@@ -1,7 +1,18 @@
-"""The ASGI middleware every service runs: request and trace ids, body limit, metrics, access log.
+"""The ASGI middleware every service runs: request and trace ids, body limit, load shedding, metrics, access log.
 
 Written as plain ASGI so that the FastAPI services and the Starlette gateway
 share it, and so that response bodies stream through untouched.
+
+A request counts as in flight once the whole of it has arrived: its body is
+read here first (within the body limit and the connection's body timeout,
+core/http_server.py), so a client that sends a body slowly, or never
+finishes it, holds only its own connection, never one of the slots every
+other client needs. It leaves the count when its answer is complete on our
+side, not when a slow client has read it.
+
+Each answer of a service carries the template of the route that took it
+(`x-titanium-route`): the gateway labels its own figures for a forwarded
+request with it, so a route template is written once, in its service.
 """
 
 from __future__ import annotations
@@ -13,13 +24,15 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
 import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from titanium.core import tracing
 from titanium.core.accesslog import AccessLog
-from titanium.core.metrics import RequestMetrics, declare_service
+from titanium.core.metrics import Outcome, RequestMetrics, declare_service
+from titanium.core.paths import OPERATIONAL_PATHS
 
 REQUEST_ID_HEADER = "x-request-id"
 # The request's trace id on every answer, so that whoever holds an answer can
@@ -36,11 +49,10 @@ SECURITY_HEADERS = (
     (b"content-security-policy",
      b"default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
 )
-# Probes, scrapes and the dashboard's status checks arrive every few
-# seconds: they are counted apart from the requests' figures (which they
-# would disturb), never refused for load, and logged only at debug.
-OPERATIONAL_PATHS = frozenset({"/health", "/health/ready", "/metrics", "/status"})
 RETRY_AFTER_SECONDS = b"1"
+# The template of the route that took a request, on its answer (see above).
+ROUTE_HEADER = b"x-titanium-route"
+_BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 
 
 def _access_level(operational: bool, status: int) -> int:
@@ -105,19 +117,22 @@ def _route_labels(routes: Iterable[Any]) -> Iterator[tuple[str, str]]:
 
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, service: str, max_body_bytes: int, max_in_flight: int,
-                 access_log: AccessLog) -> None:
+                 access_log: AccessLog, outcomes: Iterable[Outcome] = (), label_answers: bool = True) -> None:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
         self.max_in_flight = max_in_flight
         self.in_flight = 0
         self.access_log = access_log
-        self.metrics = RequestMetrics(service)
+        self.outcomes = tuple(outcomes)
+        self.metrics = RequestMetrics(service, self.outcomes)
+        self.label_answers = label_answers  # every service but the gateway, whose answers are the public's
+        self._route_headers: dict[str, bytes] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             if scope["type"] == "lifespan":  # once, when every route has been added
-                declare_service(self.service, _route_labels(scope["app"].routes))
+                declare_service(self.service, _route_labels(scope["app"].routes), self.outcomes)
             await self.app(scope, receive, send)
             return
         request_id = _incoming_request_id(scope)
@@ -129,68 +144,99 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         trace_id = tracing.current_trace_id()
         operational = scope["path"] in OPERATIONAL_PATHS
-        if not operational:
+        if _has_body(scope):
+            try:
+                body = await self._whole_body(scope, receive)
+            except BodyTooLarge as refusal:
+                await self._refuse(scope, send, request_id, trace_id, started, 413, refusal.detail)
+                return
+            if body is None:  # the client left before its request was whole: nobody to answer
+                return
+            receive = replayed_body(body, receive)
+        counted = not operational
+        if counted:
             if self.in_flight >= self.max_in_flight:
-                await self._shed(scope, send, request_id, trace_id, started)
+                await self._refuse(scope, send, request_id, trace_id, started, 503,
+                                   "the service is at capacity; retry shortly", SHED_ROUTE)
                 return
             self.in_flight += 1
             self.metrics.in_flight.inc()
+
+        def leave_in_flight() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                self.in_flight -= 1
+                self.metrics.in_flight.dec()
 
         async def send_with_request_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                route = _route_template(scope)
                 # Now, while the span is open: it ends with the last body chunk.
-                tracing.name_server_span(scope["method"], _route_template(scope), request_id)
+                tracing.name_server_span(scope["method"], route, request_id)
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 headers += [header for header in SECURITY_HEADERS if header[0] not in present]
                 headers.append((b"x-request-id", request_id.encode()))
                 if trace_id is not None:
                     headers.append((TRACE_ID_HEADER, trace_id.encode()))
+                if self.label_answers:
+                    headers.append((ROUTE_HEADER, self._route_header(route)))
                 message["headers"] = headers
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                leave_in_flight()  # done on our side; a slow reader holds only its own connection
             await send(message)
 
         try:
-            await self.app(scope, self._limited(scope, receive), send_with_request_id)
+            await self.app(scope, receive, send_with_request_id)
         finally:
-            if not operational:
-                self.in_flight -= 1
-                self.metrics.in_flight.dec()
+            leave_in_flight()
             self._record(scope, operational, status, time.perf_counter() - started, trace_id)
 
-    async def _shed(self, scope: Scope, send: Send, request_id: str, trace_id: str | None, started: float) -> None:
-        """Refuse at once: past the bound, waiting in line would only make every answer late."""
-        body = b'{"detail":"the service is at capacity; retry shortly"}'
+    def _route_header(self, route: str) -> bytes:
+        encoded = self._route_headers.get(route)
+        if encoded is None:
+            encoded = self._route_headers[route] = route.encode("latin-1", "replace")
+        return encoded
+
+    async def _whole_body(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The request's body, read within the size limit (announced or streamed); None if the client left."""
+        limit = self.max_body_bytes
+        declared = next((int(v) for n, v in scope["headers"] if n == b"content-length" and v.isdigit()), 0)
+        if declared > limit:
+            raise BodyTooLarge(limit)
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > limit:
+                raise BodyTooLarge(limit)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _refuse(self, scope: Scope, send: Send, request_id: str, trace_id: str | None, started: float,
+                      status: int, detail: str, route: RouteLabel | None = None) -> None:
+        """Answer at once, before the app: past the in-flight bound (waiting in line would only make every
+        answer late), or for a body over the limit."""
+        body = orjson.dumps({"detail": detail})
         ids = [(b"x-request-id", request_id.encode())]
         if trace_id is not None:
             ids.append((TRACE_ID_HEADER, trace_id.encode()))
-        await send({"type": "http.response.start", "status": 503, "headers": [
+        retry = [(b"retry-after", RETRY_AFTER_SECONDS)] if status == 503 else []
+        await send({"type": "http.response.start", "status": status, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"retry-after", RETRY_AFTER_SECONDS), *ids, *SECURITY_HEADERS]})
+            *retry, *ids, *SECURITY_HEADERS]})
         await send({"type": "http.response.body", "body": body})
-        scope["route"] = SHED_ROUTE
-        self._record(scope, False, 503, time.perf_counter() - started, trace_id)
-
-    def _limited(self, scope: Scope, receive: Receive) -> Receive:
-        """`receive`, refusing a body larger than the limit (announced or streamed)."""
-        limit = self.max_body_bytes
-        declared = next((int(v) for n, v in scope["headers"] if n == b"content-length" and v.isdigit()), 0)
-        too_large = declared > limit
-        received = 0
-
-        async def receive_limited() -> Message:
-            nonlocal received
-            if too_large:
-                raise BodyTooLarge(limit)
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        return receive_limited
+        if route is not None:
+            scope["route"] = route
+        self._record(scope, False, status, time.perf_counter() - started, trace_id)
 
     def _record(self, scope: Scope, operational: bool, status: int, seconds: float, trace_id: str | None) -> None:
         route = _route_template(scope)
@@ -208,6 +254,25 @@ class RequestContextMiddleware:
             "client": (scope.get("client") or ("", 0))[0],
             "request_id": request_id_of(scope),
         })
+
+
+def _has_body(scope: Scope) -> bool:
+    """Whether the request announces a body (a length above 0, or chunks)."""
+    return any(name in _BODY_HEADERS and value not in (b"0", b"") for name, value in scope["headers"])
+
+
+def replayed_body(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the app the body read here, then the connection's own messages (a disconnect)."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 class BodyTooLarge(HTTPException):

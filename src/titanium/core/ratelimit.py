@@ -23,9 +23,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
-from titanium.core.logging import get_logger
-
-log = get_logger(__name__)
+from titanium.core.breaker import Breaker, DependencyDown
 
 
 @dataclass(frozen=True)
@@ -61,12 +59,12 @@ class BatchedFixedWindow:
 
     FLUSH_SECONDS = 0.1
 
-    def __init__(self, storage: RedisStorage) -> None:
+    def __init__(self, storage: RedisStorage, breaker: Breaker) -> None:
         self.storage = storage
+        self.breaker = breaker
         self._windows: dict[str, _Window] = {}
         self._expiries: dict[str, int] = {}
         self._flusher: asyncio.Task[None] | None = None
-        self._paused_until = 0.0
 
     def hit(self, limit: RateLimitItem, identifiers: tuple[str, ...]) -> Decision:
         now = time.time()
@@ -92,14 +90,12 @@ class BatchedFixedWindow:
             due = [(key, window) for key, window in self._windows.items() if window.pending]
             if not due:
                 return
-            if time.monotonic() < self._paused_until:
+            if not self.breaker.available:
                 continue  # the store failed a moment ago: count here alone for now
             totals = await asyncio.gather(*(self._add(key, window) for key, window in due), return_exceptions=True)
             failures = [total for total in totals if isinstance(total, BaseException)]
             if failures:
-                self._paused_until = time.monotonic() + RateLimiter.PAUSE_SECONDS
-                log.warning("shared rate limit store unavailable; counting in this process", error=repr(failures[0]),
-                            pause_seconds=RateLimiter.PAUSE_SECONDS)
+                self.breaker.trip(failures[0])
 
     async def _add(self, key: str, window: _Window) -> None:
         pending, window.pending = window.pending, 0
@@ -111,16 +107,13 @@ class BatchedFixedWindow:
 
 
 class RateLimiter:
-    # After the shared store fails, this process counts alone for this long
-    # before it asks the store again, so a dead Redis costs requests nothing.
-    PAUSE_SECONDS = 5.0
-
     def __init__(self, redis_url: str | None, prefix: str, *, exact: bool = True) -> None:
         strategy = MovingWindowRateLimiter if exact else FixedWindowRateLimiter
         self._local: Strategy = strategy(MemoryStorage())
         self._shared: Strategy | None = None
         self._batched: BatchedFixedWindow | None = None
-        self._paused_until = 0.0
+        # While the shared store is failing, this process counts alone (core/breaker.py).
+        self.breaker = Breaker("shared rate limit store")
         if redis_url:
             storage = RedisStorage(
                 "async+" + redis_url,
@@ -132,7 +125,7 @@ class RateLimiter:
             if exact:
                 self._shared = strategy(storage)
             else:
-                self._batched = BatchedFixedWindow(storage)
+                self._batched = BatchedFixedWindow(storage, self.breaker)
 
     async def hit(self, limit: RateLimitItem, *identifiers: str) -> Decision:
         """Count one against the limit; whether it was within it."""
@@ -147,14 +140,12 @@ class RateLimiter:
     async def _on_store(self, operation: Callable[[Strategy, RateLimitItem, tuple[str, ...]], Awaitable[Decision]],
                         limit: RateLimitItem, identifiers: tuple[str, ...]) -> Decision:
         """The operation on the shared store, or on this process's while the shared one is failing."""
-        if self._shared is None or time.monotonic() < self._paused_until:
+        if self._shared is None:
             return await operation(self._local, limit, identifiers)
+        shared = self._shared
         try:
-            return await operation(self._shared, limit, identifiers)
-        except Exception as exc:  # the shared store failing must not fail the request
-            self._paused_until = time.monotonic() + self.PAUSE_SECONDS
-            log.warning("shared rate limit store unavailable; counting in this process", error=repr(exc),
-                        pause_seconds=self.PAUSE_SECONDS)
+            return await self.breaker.call(lambda: operation(shared, limit, identifiers))
+        except DependencyDown:  # the shared store failing must not fail the request
             return await operation(self._local, limit, identifiers)
 
     async def shared_store_ok(self) -> bool:

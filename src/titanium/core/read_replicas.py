@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from titanium.core.breaker import Breaker, DependencyDown
 from titanium.core.cache import CachedNamespace, SafeCache, redis_client
 from titanium.core.database import warm_pool
 from titanium.core.logging import get_logger
@@ -258,7 +259,8 @@ class ReadRouter:
         self._replica_reads = DB_READS.labels(service, "replica")
         self._next = 0  # the replica to try first, in turn
         self._owed: dict[str, int] = {}  # positions a write could not record yet
-        self._positions_paused_until = 0.0
+        # Reads skip the store for a while after it failed (core/breaker.py), as the cache does.
+        self._positions_store = Breaker("write positions store", deadline_seconds=SafeCache.CALL_DEADLINE_SECONDS)
         self._poller: asyncio.Task[None] | None = None
         self._primary_answering = True  # at the last poll (its failures are logged once, not every poll)
         for replica in self.replicas:
@@ -298,13 +300,9 @@ class ReadRouter:
     async def _needed_for(self, family: str) -> int:
         if not any(replica.in_use for replica in self.replicas):
             return NEVER  # no replica could take it: no need to ask the store
-        if time.monotonic() < self._positions_paused_until:
-            return NEVER
         try:
-            async with asyncio.timeout(SafeCache.CALL_DEADLINE_SECONDS):
-                return await self.positions.newest(family)
-        except Exception as exc:
-            self._pause_positions(exc)
+            return await self._positions_store.call(lambda: self.positions.newest(family))
+        except DependencyDown:
             return NEVER
 
     def _replica_having(self, position: int) -> Replica | None:
@@ -346,7 +344,7 @@ class ReadRouter:
 
     async def pay_records_owed(self) -> None:
         """Record what earlier writes could not (the store was out), unless it failed a moment ago."""
-        if self._owed and time.monotonic() >= self._positions_paused_until:
+        if self._owed and self._positions_store.available:
             await self._record_owed()
 
     async def _record_owed(self) -> None:
@@ -357,7 +355,7 @@ class ReadRouter:
         except Exception as exc:  # kept owed
             for family, position in owed.items():
                 self._owed[family] = max(self._owed.get(family, 0), position)
-            self._pause_positions(exc)
+            self._positions_store.trip(exc)
 
     async def _primary_position(self) -> int:
         try:
@@ -368,13 +366,6 @@ class ReadRouter:
             # from the primary until the record expires.
             log.warning("the primary's WAL position is unknown after a write", error=repr(exc))
             return NEVER
-
-    def _pause_positions(self, exc: Exception) -> None:
-        # As the cache does (core/cache.py SafeCache): a store that failed is not asked
-        # again for a moment, so that a dead Redis costs each read nothing.
-        self._positions_paused_until = time.monotonic() + SafeCache.PAUSE_SECONDS
-        log.warning("write positions unavailable: reads go to the primary", error=repr(exc),
-                    pause_seconds=SafeCache.PAUSE_SECONDS)
 
     # --- polling -------------------------------------------------------
     async def start(self) -> None:

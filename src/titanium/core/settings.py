@@ -12,7 +12,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from titanium.core.topology import DEFAULT_PORTS, default_url
+from titanium.core.registry import DEFAULT_PORTS, SERVICES, default_url
 
 
 def _rate_limit(text: str) -> str:
@@ -221,10 +221,5 @@ class DashboardSettings(UpstreamSettings):
     upstream_read_timeout: float = Field(default=2.0, gt=0)
 
 
-SETTINGS_CLASSES: dict[str, type[ServiceSettings]] = {
-    "gateway": GatewaySettings,
-    "users": UsersSettings,
-    "auth": AuthSettings,
-    "dashboard": DashboardSettings,
-    "blog": BlogSettings,
-}
+# Each service's settings class, as the registry names it.
+SETTINGS_CLASSES: dict[str, type[ServiceSettings]] = {service.name: globals()[service.settings] for service in SERVICES}

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from titanium import __version__
+from titanium.core.paths import OPERATIONAL_PATHS
 
 if TYPE_CHECKING:  # each service imports only the clients it uses; the SDK only where it exports
     import aiohttp
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # each service imports only the clients it uses; the SDK only
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Probes, scrapes and status checks would be most of the spans and say nothing.
-UNTRACED_PATHS = "/health,/health/ready,/metrics,/status"
+UNTRACED_PATHS = ",".join(sorted(OPERATIONAL_PATHS))
 
 _provider: TracerProvider | None = None
 

@@ -17,12 +17,15 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from titanium.core import tokens
-from titanium.core.app import add_routes, create_app
+from titanium.core.app import create_app
+from titanium.core.authn import CHALLENGE, LocalKeys, TokenChecker, revocations_over_http
+from titanium.core.client_address import client_address
 from titanium.core.http import SAFE_TO_RESEND, http_client, propagated_headers
 from titanium.core.logging import get_logger
-from titanium.core.metrics import UPSTREAM_ERRORS, failure_reason
+from titanium.core.metrics import UPSTREAM_ERRORS, Outcome, business_counter, failure_reason
 from titanium.core.ratelimit import RateLimiter, parse_limit
 from titanium.core.revocation import RevocationList, RevocationsUnavailable
+from titanium.core.routes import add_routes
 from titanium.core.settings import AuthSettings
 from titanium.services.auth import sessions
 from titanium.services.auth.schemas import LoginRequest
@@ -31,6 +34,13 @@ from titanium.services.auth.sessions import failed as _failed
 log = get_logger(__name__)
 router = APIRouter()
 KEY_FILE_NAME = "jwt-ed25519.pem"
+
+LOGINS = business_counter("auth_logins_total", "Logins by result")
+OUTCOMES = (
+    Outcome("POST", "/auth/login", 200, LOGINS, "success"),
+    Outcome("POST", "/auth/login", 401, LOGINS, "failed"),
+    Outcome("POST", "/auth/login", 429, LOGINS, "throttled"),
+)
 
 
 class Auth:
@@ -41,20 +51,15 @@ class Auth:
         self.keys = {issuer.jwk["kid"]: issuer.private_key.public_key()}
         self.users = users
         self.limiter = limiter
-        self.revocations = RevocationList(self._fetch_revocations)
+        self.revocations = RevocationList(revocations_over_http(users, "/internal/revocations"))
+        self.tokens = TokenChecker(LocalKeys(self.keys, issuer.issuer, issuer.audience), self.revocations)
         self.per_address = parse_limit(settings.login_rate_limit_per_address)
         self.per_username_and_address = parse_limit(settings.login_rate_limit_per_username_and_address)
         self.failures_per_username = parse_limit(settings.login_rate_limit_per_username)
 
     async def refusal(self, username: str, request: Request) -> JSONResponse | None:
         """The 429 a password attempt for `username` from this request's address gets, if any."""
-        return await _refusal(self, username, client_address(request))
-
-    async def _fetch_revocations(self, after: int) -> dict[str, Any]:
-        answer = await self.users.get("/internal/revocations", params={"after": after})
-        answer.raise_for_status()
-        result: dict[str, Any] = answer.json()
-        return result
+        return await _refusal(self, username, client_address(request.scope))
 
 
 # An address that signed in as a user is remembered this long: spent once, this limit marks it known.
@@ -66,14 +71,6 @@ async def auth(request: Request) -> Auth:
 
 
 AuthDep = Annotated[Auth, Depends(auth)]
-
-
-def client_address(request: Request) -> str:
-    """The caller's address: the last hop the gateway added, or the peer itself."""
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded:
-        return forwarded.rsplit(",", 1)[-1].strip()
-    return request.client.host if request.client else "unknown"
 
 
 def _too_many(message: str, retry_after: int) -> JSONResponse:
@@ -98,7 +95,7 @@ async def _refusal(service: Auth, username: str, address: str) -> JSONResponse |
 
 @router.post("/auth/login")
 async def login(credentials: LoginRequest, request: Request, service: AuthDep) -> JSONResponse:
-    username, address = credentials.username.lower(), client_address(request)
+    username, address = credentials.username.lower(), client_address(request.scope)
     if (refused := await _refusal(service, username, address)) is not None:
         return refused
     try:
@@ -123,16 +120,16 @@ async def login(credentials: LoginRequest, request: Request, service: AuthDep) -
 
 @router.get("/auth/verify")
 async def verify(request: Request, service: AuthDep) -> JSONResponse:
+    # The seed's contract: a missing or malformed header is a 400 here (API.md), a bad token a 401.
     token = tokens.bearer_token(request.headers.get("authorization"))
     if token is None:
         return _failed(400, "an 'Authorization: Bearer <token>' header is required")
     try:
-        claims = tokens.verify(token, service.keys, service.issuer.issuer, service.issuer.audience)
-        await service.revocations.check(claims)
+        claims = await service.tokens.verify(token)
     except RevocationsUnavailable:
         return _failed(503, sessions.UNAVAILABLE, {"Retry-After": "1"})
     except tokens.TokenError as exc:
-        return _failed(401, str(exc), {"WWW-Authenticate": "Bearer"})
+        return _failed(401, str(exc), CHALLENGE)
     return JSONResponse({"status": "success", "data": claims})
 
 
@@ -159,7 +156,7 @@ def build(settings: AuthSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with http_client(1.0, 5.0, base_url=settings.users_url) as client:
+        async with http_client(1.0, 5.0, base_url=settings.users_url, service="users") as client:
             app.state.auth = Auth(settings, issuer, client, limiter)
             yield
 
@@ -167,7 +164,6 @@ def build(settings: AuthSettings | None = None) -> FastAPI:
         return {"rate_limit_store": await limiter.shared_store_ok()}
 
     app = create_app("auth", settings, app_class=FastAPI, lifespan=lifespan, soft_checks=soft_checks,
-                     title="Titanium auth", docs_url=None, redoc_url=None)
-    add_routes(app, router)
-    add_routes(app, sessions.router)
+                     outcomes=OUTCOMES, title="Titanium auth", docs_url=None, redoc_url=None)
+    add_routes(app, router, sessions.router)
     return app

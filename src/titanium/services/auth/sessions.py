@@ -19,7 +19,6 @@ from titanium.core import tokens
 from titanium.core.http import SAFE_TO_RESEND, propagated_headers
 from titanium.core.logging import get_logger
 from titanium.core.metrics import UPSTREAM_ERRORS, failure_reason
-from titanium.core.revocation import RevocationsUnavailable
 from titanium.services.auth.schemas import (
     AccountDeletionRequest,
     LogoutRequest,
@@ -102,19 +101,8 @@ def token_pair(service: Auth, user_id: int, username: str, family_id: str, refre
 
 
 async def signed_in(service: Auth, request: Request, *, revoked_ok: bool = False) -> dict[str, Any]:
-    """The claims of the request's access token (401/400 as an HTTPException otherwise)."""
-    token = tokens.bearer_token(request.headers.get("authorization"))
-    if token is None:
-        raise HTTPException(400, "an 'Authorization: Bearer <token>' header is required")
-    try:
-        claims = tokens.verify(token, service.keys, service.issuer.issuer, service.issuer.audience)
-        if not revoked_ok:
-            await service.revocations.check(claims)
-    except RevocationsUnavailable:
-        raise HTTPException(503, UNAVAILABLE, {"Retry-After": "1"}) from None
-    except tokens.TokenError as exc:
-        raise HTTPException(401, str(exc), {"WWW-Authenticate": "Bearer"}) from None
-    return claims
+    """The claims of the request's access token (401 or 503 as an HTTPException otherwise)."""
+    return await service.tokens.claims_of(request, revoked_ok=revoked_ok)
 
 
 @router.post("/auth/refresh")

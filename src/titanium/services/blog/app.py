@@ -14,26 +14,28 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from titanium.core.app import add_routes, create_app
+from titanium.core.app import create_app
+from titanium.core.authn import REVOCATIONS_PATH, TokenChecker, revocations_over_http
 from titanium.core.cache import CachedNamespace, build_cache
 from titanium.core.database import create_engine, create_read_engine, create_replica_engine, ping, warm_pool
-from titanium.core.errors import install_database_error_handler
 from titanium.core.http import http_client
-from titanium.core.idempotency import build_key_store, keyed_request, mark_replayed, protect
+from titanium.core.idempotency import build_key_store, idempotent, install_idempotency, keyed_request, mark_replayed
 from titanium.core.jwks import JWKSVerifier
+from titanium.core.metrics import Outcome, business_counter
 from titanium.core.read_replicas import ReadRouter, ReplicaAwareCache, build_write_positions, caching, record_ttl
 from titanium.core.revocation import RevocationList
+from titanium.core.routes import TitaniumRoute, add_routes
 from titanium.core.settings import BlogSettings
 from titanium.services.blog import families
-from titanium.services.blog.authn import TokenChecker, claims_of, revocations_from_auth
 from titanium.services.blog.families import ALL_LISTS, CATEGORIES
 from titanium.services.blog.languages import languages
 from titanium.services.blog.pages import Site, pages
-from titanium.services.blog.plain_reads import answer_plain_requests_directly, list_arguments, post_arguments
+from titanium.services.blog.plain_reads import list_arguments, plain_read, post_arguments
 from titanium.services.blog.repository import BlogRepository, CategoryRef, ConcurrentChange, Ownership, UnknownCategory
 from titanium.services.blog.schemas import NewPost, PostChanges, PostFields
 
@@ -49,7 +51,14 @@ def _digits_only(value: object) -> object:
 
 PostId = Annotated[int, BeforeValidator(_digits_only), Path(ge=1, lt=2**31)]
 
-api = APIRouter(prefix="/blog/api")
+api = APIRouter(prefix="/blog/api", route_class=TitaniumRoute)
+
+POSTS_WRITTEN = business_counter("blog_posts_written_total", "Posts written, by action", "action")
+OUTCOMES = (
+    Outcome("POST", "/blog/api/posts", 201, POSTS_WRITTEN, "create"),
+    Outcome("PATCH", "/blog/api/posts/{post_id}", 200, POSTS_WRITTEN, "update"),
+    Outcome("DELETE", "/blog/api/posts/{post_id}", 204, POSTS_WRITTEN, "delete"),
+)
 
 
 class Blog:
@@ -77,7 +86,7 @@ async def current_user(request: Request, service: BlogDep) -> dict[str, Any]:
     """
     claims: dict[str, Any] | None = getattr(request.state, "claims", None)
     if claims is None:
-        claims = request.state.claims = await claims_of(request, service.verifier)
+        claims = request.state.claims = await service.verifier.claims_of(request)
     return claims
 
 
@@ -112,7 +121,17 @@ class JSONBytes(Response):
     media_type = "application/json"
 
 
+async def _writer(request: Request) -> str | None:
+    """Whose Idempotency-Keys a write's key is among: its writer's (None when the route will refuse the token)."""
+    try:
+        user = await current_user(request, request.app.state.blog)
+    except HTTPException:
+        return None
+    return f"user:{user['user_id']}"
+
+
 @api.get("/posts", response_model=list[dict[str, Any]])
+@plain_read(list_arguments)
 async def list_posts(
     service: BlogDep,
     offset: Annotated[int, Query(ge=0, lt=2**31)] = 0,
@@ -126,6 +145,7 @@ async def list_posts(
 
 
 @api.get("/posts/{post_id}", response_model=dict[str, Any])
+@plain_read(post_arguments)
 async def get_post(post_id: PostId, service: BlogDep) -> Response:
     body = await service.cache.get_or_load(_post(post_id), "", lambda: service.repository.get_post(post_id))
     if body is None:
@@ -134,6 +154,7 @@ async def get_post(post_id: PostId, service: BlogDep) -> Response:
 
 
 @api.post("/posts", status_code=201)
+@idempotent(_writer)
 async def create_post(new: NewPost, user: User, service: BlogDep, request: Request,
                       response: Response) -> dict[str, Any]:
     category = _category_ref(new)
@@ -152,6 +173,7 @@ async def create_post(new: NewPost, user: User, service: BlogDep, request: Reque
 
 
 @api.patch("/posts/{post_id}")
+@idempotent(_writer)
 async def update_post(post_id: PostId, changes: PostChanges, user: User, service: BlogDep) -> dict[str, Any]:
     before = await _own_post(service, post_id, user)
     values = changes.model_dump(include={"title", "content"}, exclude_none=True)
@@ -167,6 +189,7 @@ async def update_post(post_id: PostId, changes: PostChanges, user: User, service
 
 
 @api.delete("/posts/{post_id}", status_code=204)
+@idempotent(_writer)
 async def delete_post(post_id: PostId, user: User, service: BlogDep) -> Response:
     before = await _own_post(service, post_id, user)
     if not await service.repository.delete_post(post_id):
@@ -181,8 +204,14 @@ async def list_categories(service: BlogDep) -> Response:
 
 
 @api.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-async def unknown_api(path: str) -> None:
-    # Keeps unknown API paths from falling through to the web app's page.
+async def unknown_api(request: Request, path: str) -> None:
+    # Keeps unknown API paths from falling through to the web app's page; a
+    # known path asked with a method it does not take is a 405 with Allow.
+    allowed = sorted({method for route in api.routes if route is not request.scope["route"]
+                      and isinstance(route, APIRoute) and route.path_regex.match(request.url.path)
+                      for method in route.methods or ()})
+    if allowed:
+        raise HTTPException(405, "Method Not Allowed", {"Allow": ", ".join(allowed)})
     raise HTTPException(404, "Not Found")
 
 
@@ -193,15 +222,6 @@ async def _unknown_category(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _concurrent_change(_request: Request, _exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "the post met a concurrent change; please try again"}, 409)
-
-
-async def _writer(request: Request) -> str | None:
-    """Whose Idempotency-Keys a write's key is among: its writer's (None when the route will refuse the token)."""
-    try:
-        user = await current_user(request, request.app.state.blog)
-    except HTTPException:
-        return None
-    return f"user:{user['user_id']}"
 
 
 def _read_router(settings: BlogSettings, reader: AsyncEngine) -> ReadRouter:
@@ -228,11 +248,11 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.gather(*(warm_pool(each) for each in engines), reads.start())
-        async with http_client(1.0, 3.0, base_url=settings.auth_url) as client:
+        async with http_client(1.0, 3.0, base_url=settings.auth_url, service="auth") as client:
             # The client's base URL is auth's first process; it sends each call to the next one in turn.
             auth_url = str(client.base_url)
             keys = JWKSVerifier(auth_url, client, settings.jwt_issuer, settings.jwt_audience, settings.jwks_cache_seconds)
-            verifier = TokenChecker(keys, RevocationList(revocations_from_auth(client, auth_url)))
+            verifier = TokenChecker(keys, RevocationList(revocations_over_http(client, f"{auth_url}{REVOCATIONS_PATH}")))
             namespace = CachedNamespace(cache, "blog", settings.cache_ttl_seconds, "blog")
             app.state.blog = Blog(repository, caching(namespace, reads), verifier)
             yield
@@ -252,16 +272,13 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
         return {**await repository.counts(), "cache_backend": cache.kind, **reads.figures()}
 
     app = create_app("blog", settings, app_class=FastAPI, lifespan=lifespan, checks=checks, soft_checks=soft_checks,
-                     figures=figures,
+                     figures=figures, outcomes=OUTCOMES,
                      title="Titanium blog",
                      docs_url=None, redoc_url=None, openapi_url="/blog/api/openapi.json")
-    install_database_error_handler(app)
-    add_routes(app, api)
-    answer_plain_requests_directly(app.router.routes, list_posts, list_arguments)
-    answer_plain_requests_directly(app.router.routes, get_post, post_arguments)
-    protect(app, (create_post, update_post, delete_post), "blog", idempotency_keys, _writer)
+    install_idempotency(app, "blog", idempotency_keys)
     app.add_exception_handler(UnknownCategory, _unknown_category)
     app.add_exception_handler(ConcurrentChange, _concurrent_change)
+    add_routes(app, api)
     app.mount("/blog/static", StaticFiles(directory=WEB_DIR / "static"), name="blog-static")
     languages()  # every language's catalog now: a missing one stops the start, saying how to compile it
     app.state.site = Site.from_settings(settings)

@@ -22,13 +22,13 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, request_response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Scope
+
+from titanium.core.routes import Endpoint, Handler, with_behaviour
 
 # The endpoint's arguments for a plain request; None sends it the full way.
 PlainArguments = Callable[[Scope], dict[str, Any] | None]
 
-_ARGUMENTS = "titanium.plain_arguments"
 MAX_ID = 2**31 - 1  # the columns are 32-bit integers
 
 
@@ -70,26 +70,19 @@ def post_arguments(scope: Scope) -> dict[str, Any] | None:
     return {"post_id": post_id, "service": scope["app"].state.blog}
 
 
-async def _call_endpoint_directly(request: Request) -> Response:
-    endpoint = request.scope["route"].endpoint
-    response: Response = await endpoint(**request.scope[_ARGUMENTS])
-    return response
+def plain_read(plain: PlainArguments) -> Callable[[Endpoint], Endpoint]:
+    """Declare that the decorated read route calls its endpoint directly for the requests `plain` gives arguments for."""
 
+    def behaviour(route: APIRoute, full: Handler) -> Handler:
+        endpoint = route.endpoint
 
-_direct = request_response(_call_endpoint_directly)  # Starlette's: the app's exception handlers still answer
+        async def handler(request: Request) -> Response:
+            arguments = plain(request.scope)
+            if arguments is None:
+                return await full(request)
+            response: Response = await endpoint(**arguments)
+            return response
 
+        return handler
 
-def answer_plain_requests_directly(routes: list[BaseRoute], endpoint: Callable[..., Any], plain: PlainArguments) -> None:
-    """Make the route of `endpoint` call it directly for the requests `plain` gives arguments for."""
-    route = next(route for route in routes if isinstance(route, APIRoute) and route.endpoint is endpoint)
-    full = route.app
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        arguments = plain(scope)
-        if arguments is None:
-            await full(scope, receive, send)
-            return
-        scope[_ARGUMENTS] = arguments
-        await _direct(scope, receive, send)
-
-    route.app = app
+    return with_behaviour(behaviour)

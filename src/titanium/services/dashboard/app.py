@@ -1,8 +1,10 @@
 """The dashboard service: the live status page and the figures behind it.
 
-`/api/stats` asks every service for its `/status` at once, with a short
-timeout: a service that does not answer is shown "offline", it does not hold
-the page up. A service run as several processes (its TITANIUM_<SERVICE>_URL
+Every few seconds a background round asks every service for its `/status`
+at once, with a short timeout, beside the scrape of their metrics; `/api/stats`
+answers from the last round, so however many pages are open, the services
+are asked once a round. A service that does not answer is shown
+"offline"; it does not hold the page up. A service run as several processes (its TITANIUM_<SERVICE>_URL
 lists one URL each) is asked at every one: "online" when all are, "offline"
 when none answers, "degraded" in between, with how many answer in
 `replicas`. Each entry also carries the service's golden signals
@@ -20,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -33,10 +35,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from titanium.core.app import create_app
-from titanium.core.http import http_client, propagated_headers
+from titanium.core.http import http_client
 from titanium.core.metrics import UPSTREAM_ERRORS, failure_reason
+from titanium.core.paths import STATUS_PATH
+from titanium.core.registry import SERVICE_NAMES, replica_urls, service
 from titanium.core.settings import DashboardSettings
-from titanium.core.topology import replica_urls
+from titanium.core.tracing import untraced
 from titanium.services.dashboard.signals import Scraper
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -46,10 +50,10 @@ INTERNAL_FIELDS = frozenset({"upstreams"})
 PRIVATE_FIELDS = frozenset({"pid", "pids"})
 
 
+
 def _upstreams(settings: DashboardSettings) -> dict[str, list[str]]:
-    """Each service's processes: the base URL of each."""
-    urls = {"gateway": settings.gateway_url, "users": settings.users_url, "auth": settings.auth_url,
-            "blog": settings.blog_url}
+    """Each service's processes (every service of the registry but this one): the base URL of each."""
+    urls = {name: getattr(settings, f"{name}_url") for name in service("dashboard").calls}
     # An empty setting stays one (unreachable) address: the service is shown offline, not left out.
     return {name: replica_urls(value) or [value] for name, value in urls.items()}
 
@@ -59,9 +63,10 @@ def _public(entry: dict[str, Any], forwarded: bool) -> dict[str, Any]:
     return {key: value for key, value in entry.items() if key not in hidden}
 
 
-async def _status_of(client: httpx.AsyncClient, name: str, base_url: str, headers: dict[str, str]) -> dict[str, Any]:
+async def _status_of(client: httpx.AsyncClient, name: str, base_url: str) -> dict[str, Any]:
     try:
-        answer = await client.get(base_url.rstrip("/") + "/status", headers=headers)
+        with untraced():  # a round is no one's request: it starts no trace
+            answer = await client.get(base_url.rstrip("/") + STATUS_PATH)
         answer.raise_for_status()
         return answer.json()
     except (httpx.HTTPError, ValueError) as exc:
@@ -102,25 +107,55 @@ def combined_status(answers: list[dict[str, Any]]) -> dict[str, Any]:
     return entry
 
 
-async def _service_status(client: httpx.AsyncClient, name: str, base_urls: list[str],
-                          headers: dict[str, str]) -> dict[str, Any]:
-    answers = await asyncio.gather(*(_status_of(client, name, url, headers) for url in base_urls))
+async def _service_status(client: httpx.AsyncClient, name: str, base_urls: list[str]) -> dict[str, Any]:
+    answers = await asyncio.gather(*(_status_of(client, name, url) for url in base_urls))
     return combined_status(list(answers))
 
 
+class StatusBoard:
+    """Every service's status as of the last round: one round every few seconds, however many are looking.
+
+    Rounds start with the first request for it (nobody looking, nobody is
+    asked: a platform starting up is not a string of failed calls), then
+    follow the scraper's beat.
+    """
+
+    def __init__(self, client: httpx.AsyncClient, upstreams: dict[str, list[str]],
+                 own_status: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        self.client = client
+        self.upstreams = upstreams
+        self.own_status = own_status
+        self.entries: dict[str, dict[str, Any]] = {}
+        self._first = asyncio.Lock()
+
+    async def latest(self) -> dict[str, dict[str, Any]]:
+        if not self.entries:
+            async with self._first:  # the first askers share one round
+                if not self.entries:
+                    await self.gather()
+        return self.entries
+
+    async def gather_if_asked(self) -> None:
+        if self.entries:
+            await self.gather()
+
+    async def gather(self) -> None:
+        answers = await asyncio.gather(*(_service_status(self.client, name, urls) for name, urls in self.upstreams.items()))
+        entries = dict(zip(self.upstreams, answers, strict=True))
+        entries["dashboard"] = combined_status([await self.own_status()])
+        # In the registry's order, which the page shows.
+        self.entries = {name: entries[name] for name in SERVICE_NAMES if name in entries}
+
+
 async def stats(request: Request) -> JSONResponse:
-    """One entry per service: its status ("online", "degraded", "offline") and figures."""
-    client: httpx.AsyncClient = request.app.state.client
+    """One entry per service: its status ("online", "degraded", "offline") and figures, as of the last round."""
+    board: StatusBoard = request.app.state.board
     scraper: Scraper = request.app.state.scraper
-    others: dict[str, list[str]] = request.app.state.upstreams
-    headers = propagated_headers(request)
-    answers = await asyncio.gather(*(_service_status(client, name, urls, headers) for name, urls in others.items()))
-    result = dict(zip(others, answers, strict=True))
-    result["dashboard"] = combined_status([await request.app.state.status_snapshot()])
+    entries = await board.latest()
     forwarded = "x-forwarded-for" in request.headers  # through the gateway: a person's request
     now = time.time()
     return JSONResponse({name: {**_public(entry, forwarded), "signals": scraper.snapshot(name, now)}
-                         for name, entry in result.items()})
+                         for name, entry in entries.items()})
 
 
 async def page(_request: Request) -> FileResponse:
@@ -135,12 +170,11 @@ def build(settings: DashboardSettings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with http_client(settings.upstream_connect_timeout, settings.upstream_read_timeout) as client:
-            app.state.client = client
-            app.state.upstreams = upstreams
             # The dashboard reads its own figures from its registry (None): no request to count.
             scraper = Scraper(client, {**upstreams, "dashboard": None})
             app.state.scraper = scraper
-            task = asyncio.create_task(scraper.run(), name="metrics-scraper")
+            app.state.board = board = StatusBoard(client, upstreams, app.state.status_snapshot)
+            task = asyncio.create_task(scraper.run(also=board.gather_if_asked), name="status-round")
             try:
                 yield
             finally:

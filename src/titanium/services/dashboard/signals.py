@@ -33,7 +33,7 @@ import math
 import time
 from array import array
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample as PromSample
 
 from titanium.core.logging import get_logger
+from titanium.core.paths import OPERATIONAL_PATHS
 from titanium.core.tracing import untraced
 
 log = get_logger(__name__)
@@ -59,7 +60,7 @@ CURRENT_WINDOW_SECONDS = 30.0
 STALE_AFTER_INTERVALS = 2.5
 
 # The dashboard's own calls to a service, and a load balancer's probes.
-PROBE_ROUTES = frozenset({"/metrics", "/health", "/health/ready", "/status"})
+PROBE_ROUTES = OPERATIONAL_PATHS
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 FIELDS = ("t", "rps", "err4xx", "err5xx", "p50", "p95", "p99", "inflight", "cpu", "rss")
 UNITS = {"t": "unix seconds", "rps": "requests/s", "err4xx": "requests/s", "err5xx": "requests/s",
@@ -519,12 +520,12 @@ class Scraper:
         answer.raise_for_status()
         return answer.text
 
-    async def run(self) -> None:
-        """Scrape for ever, on a fixed beat (a slow round does not shift the next ones)."""
+    async def run(self, also: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Scrape for ever, on a fixed beat (a slow round does not shift the next ones); `also` in each round."""
         next_round = time.monotonic()
         while True:
             try:
-                await self.scrape_once()
+                await asyncio.gather(self.scrape_once(), *([also()] if also else []))
             except Exception as exc:  # never let one bad answer end the task
                 log.error("metrics scrape round failed", error=repr(exc))
             # Each HTTP call leaves ~160 objects in reference cycles (httpx's

@@ -8,10 +8,11 @@ the raw pairs they arrive in.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import html
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable
 
 import aiohttp
 from multidict import CIMultiDict
@@ -19,12 +20,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
+from titanium.core.client_address import header
 from titanium.core.errors import error_response
 from titanium.core.logging import get_logger
 from titanium.core.metrics import UPSTREAM_ERRORS, failure_reason
-from titanium.core.middleware import BodyTooLarge, request_id_of
+from titanium.core.middleware import ROUTE_HEADER, RouteLabel, request_id_of
+from titanium.core.replicas import PROBE_TIMEOUT_SECONDS, Failure, ReadyCheck, Replica, ReplicaSet, may_send_again
 from titanium.core.tracing import aiohttp_trace_configs, inject_context, untraced
-from titanium.services.gateway.balancer import ReadyCheck, Upstream
 
 log = get_logger(__name__)
 
@@ -36,12 +38,10 @@ _HOP_BY_HOP = frozenset({
     b"x-request-id",
 })
 _NOT_RETURNED = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"server", b"date", b"x-request-id",
-                           b"x-trace-id"})
+                           b"x-trace-id", ROUTE_HEADER})
 # Answers up to this size (most JSON) are read whole and sent at once; larger
 # ones, and those of unknown length, are streamed through.
 BUFFERED_ANSWER_BYTES = 256 * 1024
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
-_WITHOUT_BODY = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 IDEMPOTENCY_KEY = b"idempotency-key"
 # Errors after which no answer came: a kept-alive connection the service
 # closed (it restarted, or dropped idle connections) shows as one of these.
@@ -50,22 +50,31 @@ _BROKEN_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 _NEVER_REACHED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 
-def header(scope: Scope, name: bytes) -> str | None:
-    """The first value of the request header `name` (lower case), if sent."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
+class RouteLabels:
+    """The labels of one public route's figures: the templates its service names on its answers.
 
+    The service that owns a route declares it, once: each of its answers
+    carries the route's template (core/middleware.py ROUTE_HEADER), taken
+    here as the label. They are as few as the service's routes; should a
+    service ever send more than MAX_LABELS, the others get the public
+    route's own label, so a bug there cannot flood the figures.
+    """
 
-def client_address(scope: Scope, trusted_hops: int) -> str:
-    """The caller's address, trusting `trusted_hops` proxies in front of the gateway."""
-    peer = scope["client"][0] if scope.get("client") else "unknown"
-    if trusted_hops <= 0:
-        return peer
-    chain = [hop.strip() for hop in (header(scope, b"x-forwarded-for") or "").split(",") if hop.strip()]
-    chain.append(peer)
-    return chain[max(0, len(chain) - 1 - trusted_hops)]
+    MAX_LABELS = 200
+
+    def __init__(self, fallback: str) -> None:
+        self.fallback = RouteLabel(fallback)
+        self._labels: dict[bytes, RouteLabel] = {}
+
+    def of(self, template: bytes | None) -> RouteLabel:
+        if template is None:
+            return self.fallback
+        label = self._labels.get(template)
+        if label is None:
+            if len(self._labels) >= self.MAX_LABELS:
+                return self.fallback
+            label = self._labels[template] = RouteLabel(template.decode("latin-1"))
+        return label
 
 
 def _request_headers(scope: Scope, client: str) -> CIMultiDict[str]:
@@ -95,82 +104,115 @@ def upstream_session(connect_timeout: float, read_timeout: float, max_connection
     )
 
 
-async def forward(session: aiohttp.ClientSession, scope: Scope, receive: Receive, send: Send, upstream: Upstream,
-                  path_and_query: str, client: str, *, safe_to_resend: bool = False,
+async def forward(session: aiohttp.ClientSession, scope: Scope, receive: Receive, send: Send, upstream: ReplicaSet,
+                  path_and_query: str, client: str, labels: RouteLabels, *, safe_to_resend: bool = False,
                   honours_idempotency_key: bool = False) -> None:
     """Send the answer of one of `upstream`'s processes at `path_and_query` (encoded) to the request from `client`.
 
     `safe_to_resend`: the route's writes change nothing when answered twice;
     `honours_idempotency_key`: the service does a write with a key once.
+    The request's figures are labelled with the service's own route (`labels`).
 
-    A JSON 413, 502, 503 or 504 when the service gives none.
+    A JSON 502, 503 or 504 when the service gives none.
     """
-    body = _LimitedBody(scope, receive)
-    method = scope["method"]
-    # A write with an Idempotency-Key is as safe to send twice as a read: the
-    # service answers the second with the first's answer (core/idempotency.py).
-    resendable = (safe_to_resend or method in _IDEMPOTENT
-                  or (honours_idempotency_key and header(scope, IDEMPOTENCY_KEY) is not None))
+    body = await _whole_body(receive)  # read already, within its limit, by the request middleware
+    keyed = honours_idempotency_key and header(scope, IDEMPOTENCY_KEY) is not None
     try:
-        if resendable and method not in _WITHOUT_BODY:
-            await body.keep()
-        answer = await _send(session, method, upstream, path_and_query, _request_headers(scope, client), body,
-                             resendable)
-    except (aiohttp.ClientError, TimeoutError, BodyTooLarge) as exc:
-        if body.too_large is not None:  # the client's fault, however the sending failed
-            await error_response(413, body.too_large.detail)(scope, receive, send)
-        else:
-            await _upstream_failure(scope, upstream.name, exc)(scope, receive, send)
+        answer = await _send(session, scope["method"], upstream, path_and_query, _request_headers(scope, client), body,
+                             marked_safe=safe_to_resend, keyed=keyed)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        await _upstream_failure(scope, upstream.service, exc)(scope, receive, send)
         return
     try:
         # Raw pairs, not a dict: a repeated header (Set-Cookie) must stay repeated.
-        headers = [(name.lower(), value) for name, value in answer.raw_headers if name.lower() not in _NOT_RETURNED]
+        headers, route = [], None
+        for name, value in answer.raw_headers:
+            lowered = name.lower()
+            if lowered == ROUTE_HEADER:
+                route = value
+            elif lowered not in _NOT_RETURNED:
+                headers.append((lowered, value))
+        scope["route"] = labels.of(route)
         if answer.content_length is not None and answer.content_length <= BUFFERED_ANSWER_BYTES:
-            await _send_whole(answer, upstream.name, headers, scope, receive, send)
+            await _send_whole(answer, upstream.service, headers, scope, receive, send)
         else:
-            await _stream(answer, upstream.name, headers, send)
+            await _stream(answer, upstream.service, headers, send)
     finally:
         answer.release()
 
 
-async def _send(session: aiohttp.ClientSession, method: str, upstream: Upstream, path_and_query: str,
-                headers: CIMultiDict[str], body: _LimitedBody, resendable: bool) -> aiohttp.ClientResponse:
-    """Send to one process of the service, and to another when that one could not have acted on it.
+async def _send(session: aiohttp.ClientSession, method: str, upstream: ReplicaSet, path_and_query: str,
+                headers: CIMultiDict[str], body: bytes | None, *, marked_safe: bool,
+                keyed: bool) -> aiohttp.ClientResponse:
+    """Send to one process of the service, and to another when core/replicas.py's rule allows.
 
-    A refused connection means the request never reached the process: it goes
-    to the next process, whatever its method, and the refusing one is taken
-    out of service. A connection that broke (the process died with the
-    request in it, or had closed a kept-alive connection) is sent over again
-    only for a `resendable` request: a POST, PATCH or DELETE without an
-    Idempotency-Key may have been acted on.
+    A process that refuses the connection or does not answer in time is
+    taken out of service. While a request that may be sent again waits on a
+    process that leaves the service meanwhile (its readiness probe failed:
+    frozen, overloaded), it is sent to another instead of waiting out the
+    read time-out.
     """
     candidates = upstream.candidates()
     attempt, resent_after_break = 0, False
     while True:
         replica = candidates[attempt % len(candidates)]
+        url = URL(replica.url + path_and_query, encoded=True)
         try:
-            return await session.request(method, URL(replica.url + path_and_query, encoded=True), headers=headers,
-                                         allow_redirects=False, data=body.data())
-        except _NEVER_REACHED as exc:
-            upstream.take_out(replica, type(exc).__name__)
+            if (replica.in_service and attempt + 1 < len(candidates)
+                    and may_send_again(Failure.BROKEN, method, marked_safe=marked_safe, keyed=keyed)):
+                answer = await _unless_it_leaves(session.request(method, url, headers=headers, allow_redirects=False,
+                                                                 data=body), replica)
+                if answer is not None:
+                    return answer
+                log.info("sending again: the process left the service", upstream=upstream.service)
+                attempt += 1
+                continue
+            return await session.request(method, url, headers=headers, allow_redirects=False, data=body)
+        except (*_NEVER_REACHED, *_BROKEN_CONNECTION, TimeoutError) as exc:
+            failure = _failure_of(exc)
+            if not may_send_again(failure, method, marked_safe=marked_safe, keyed=keyed):
+                if failure is Failure.TIMEOUT:
+                    upstream.take_out(replica, "timeout")
+                raise
+            if failure is Failure.NOT_SENT:
+                upstream.take_out(replica, type(exc).__name__)
+                if attempt + 1 >= len(candidates):
+                    raise
+            elif resent_after_break:  # broken twice: not a closed kept-alive connection
+                raise
+            else:
+                # A kept-alive connection the process closed (it restarted): once more, to the next in turn.
+                resent_after_break = True
             attempt += 1
-            if not body.can_be_sent_again or attempt >= len(candidates):
-                raise
-        except _BROKEN_CONNECTION as exc:
-            if not resendable or resent_after_break or not body.can_be_sent_again:
-                raise
-            resent_after_break, attempt = True, attempt + 1
-            log.info("resending a request that is safe to send twice", upstream=upstream.name, error=repr(exc))
-        except TimeoutError:
-            # A process that stopped answering (frozen, overloaded) gets no
-            # more requests until its readiness probe answers again.
-            upstream.take_out(replica, "timeout")
-            raise
+            log.info("sending again", upstream=upstream.service, error=repr(exc))
+
+
+async def _unless_it_leaves(request: Awaitable[aiohttp.ClientResponse],
+                            replica: Replica) -> aiohttp.ClientResponse | None:
+    """The answer, or None when the process leaves the service before it answers (the request is cancelled)."""
+    sending = asyncio.ensure_future(request)
+    leaving = asyncio.ensure_future(replica.left_service.wait())
+    try:
+        await asyncio.wait((sending, leaving), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        leaving.cancel()
+    if sending.done():
+        return sending.result()
+    sending.cancel()
+    return None
+
+
+def _failure_of(exc: BaseException) -> Failure:
+    if isinstance(exc, _NEVER_REACHED):
+        return Failure.NOT_SENT
+    if isinstance(exc, _BROKEN_CONNECTION):
+        return Failure.BROKEN
+    return Failure.TIMEOUT
 
 
 def readiness_check(session: aiohttp.ClientSession) -> ReadyCheck:
-    """Whether a process answers its readiness probe with a 200 within a second (an untraced call)."""
-    timeout = aiohttp.ClientTimeout(total=1.0)
+    """Whether a process answers its readiness probe with a 200 in time (an untraced call)."""
+    timeout = aiohttp.ClientTimeout(total=PROBE_TIMEOUT_SECONDS)
 
     async def is_ready(url: str) -> bool:
         with untraced():
@@ -183,49 +225,10 @@ def readiness_check(session: aiohttp.ClientSession) -> ReadyCheck:
     return is_ready
 
 
-class _LimitedBody:
-    """The request body, streamed; remembers when it was refused for its size.
-
-    aiohttp sends the body from a task of its own and reports a failure there
-    as a connection error, so the refusal is kept here to be told apart.
-    """
-
-    def __init__(self, scope: Scope, receive: Receive) -> None:
-        self._receive = receive
-        self.present = scope["method"] not in _WITHOUT_BODY or header(scope, b"content-length") is not None
-        self.too_large: BodyTooLarge | None = None
-        self.started = False  # once read from the client, the body can be sent again only if it was kept
-        self.kept: bytes | None = None
-
-    async def keep(self) -> None:
-        """Read the whole body now (it is within the size limit), so that it can be sent twice."""
-        if self.present:
-            self.kept = b"".join([chunk async for chunk in self.stream()])
-
-    @property
-    def can_be_sent_again(self) -> bool:
-        return not self.started or self.kept is not None
-
-    def data(self) -> bytes | AsyncIterator[bytes] | None:
-        """What aiohttp sends: the kept body, else the client's as it arrives."""
-        if self.kept is not None:
-            return self.kept
-        return self.stream() if self.present else None
-
-    async def stream(self) -> AsyncIterator[bytes]:
-        self.started = True
-        try:
-            while True:
-                message = await self._receive()
-                if message["type"] == "http.disconnect":
-                    return
-                if chunk := message.get("body", b""):
-                    yield chunk
-                if not message.get("more_body", False):
-                    return
-        except BodyTooLarge as exc:
-            self.too_large = exc
-            raise
+async def _whole_body(receive: Receive) -> bytes | None:
+    """The request's body as the request middleware replays it: in one message (None when there is none)."""
+    message = await receive()
+    return message.get("body") or None if message["type"] == "http.request" else None
 
 
 async def _send_whole(answer: aiohttp.ClientResponse, upstream: str, headers: list[tuple[bytes, bytes]],

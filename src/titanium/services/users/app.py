@@ -12,18 +12,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 
-from titanium.core.app import add_routes, create_app
+from titanium.core.app import create_app
+from titanium.core.client_address import client_address
 from titanium.core.database import create_engine, ping, warm_pool
-from titanium.core.errors import install_database_error_handler
-from titanium.core.idempotency import MemoryKeyStore, protect
+from titanium.core.idempotency import MemoryKeyStore, idempotent, install_idempotency
+from titanium.core.metrics import Outcome, business_counter
 from titanium.core.passwords import hash_password, limit_concurrent_hashes, needs_rehash, verify_password
+from titanium.core.routes import TitaniumRoute, add_routes
 from titanium.core.settings import UsersSettings
 from titanium.services.users import token_routes
 from titanium.services.users.repository import AccountTaken, User, UserRepository
 from titanium.services.users.schemas import Credentials, NewUser, PublicUser
 from titanium.services.users.sessions import SessionRepository
 
-router = APIRouter()
+router = APIRouter(route_class=TitaniumRoute)
+
+REGISTRATIONS = business_counter("users_registrations_total", "Sign-ups by result")
+OUTCOMES = (
+    Outcome("POST", "/users", 201, REGISTRATIONS, "created"),
+    Outcome("POST", "/users", 409, REGISTRATIONS, "taken"),
+    Outcome("POST", "/users", 422, REGISTRATIONS, "invalid"),
+)
 
 
 async def repository(request: Request) -> UserRepository:
@@ -37,7 +46,13 @@ def _public(user: User) -> PublicUser:
     return PublicUser(id=user.id, username=user.username, email=user.email)
 
 
+async def _registering_address(request: Request) -> str:
+    """Whose Idempotency-Keys a registration's key is among: its address's."""
+    return f"address:{client_address(request.scope)}"
+
+
 @router.post("/users", status_code=201, response_model=PublicUser)
+@idempotent(_registering_address)
 async def register(new_user: NewUser, users: Repository) -> PublicUser:
     password_hash = await hash_password(new_user.password)
     try:
@@ -66,13 +81,6 @@ async def verify_credentials(credentials: Credentials, users: Repository) -> Pub
     return _public(user)
 
 
-async def _registering_address(request: Request) -> str:
-    """Whose Idempotency-Keys a registration's key is among: its address's (the last hop the gateway added)."""
-    forwarded = request.headers.get("x-forwarded-for")
-    address = forwarded.rsplit(",", 1)[-1].strip() if forwarded else request.client.host if request.client else ""
-    return f"address:{address}"
-
-
 def build(settings: UsersSettings | None = None) -> FastAPI:
     settings = settings or UsersSettings()
     assert settings.users_database_url is not None
@@ -95,10 +103,8 @@ def build(settings: UsersSettings | None = None) -> FastAPI:
         return {"user_count": await users.count()}
 
     app = create_app("users", settings, app_class=FastAPI, lifespan=lifespan, checks=checks, figures=figures,
-                     title="Titanium users", docs_url=None, redoc_url=None)
-    install_database_error_handler(app)
-    add_routes(app, router)
-    add_routes(app, token_routes.router)
+                     outcomes=OUTCOMES, title="Titanium users", docs_url=None, redoc_url=None)
     # In this process's memory: the users service has no Redis (docs/adr/0009-idempotency-keys.md).
-    protect(app, (register,), "users", MemoryKeyStore(), _registering_address)
+    install_idempotency(app, "users", MemoryKeyStore())
+    add_routes(app, router, token_routes.router)
     return app

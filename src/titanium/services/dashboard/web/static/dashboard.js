@@ -11,7 +11,6 @@ const FETCH_TIMEOUT_MS = 8000; // longer than the dashboard waits for a service 
 const HISTORY_SECONDS = 15 * 60;
 const SHORTEST_SPAN_SECONDS = 60; // a platform just started fills a chart this wide, not 15 minutes
 const SVG_NS = "http://www.w3.org/2000/svg";
-const ORDER = ["gateway", "users", "auth", "blog", "dashboard"];
 // Not shown: drawn elsewhere on the card, or not for a public page (process ids, internal addresses).
 const NOT_FIGURES = new Set(["service", "service_status", "signals", "pid", "pids", "upstreams", "error",
   "uptime_seconds", "replicas"]);
@@ -331,9 +330,8 @@ function card(name, entry, unknownSince, span) {
 }
 
 function ordered(stats) {
-  const names = Object.keys(stats);
-  const rank = (name) => (ORDER.includes(name) ? ORDER.indexOf(name) : ORDER.length);
-  return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  // In the order /stats gives them: the platform's registry's (the public entry first).
+  return Object.keys(stats);
 }
 
 function draw(stats, unknownSince) {

@@ -1,0 +1,10 @@
+"""The paths every service answers for its operators: probes, status and metrics."""
+
+HEALTH_PATH = "/health"  # alive
+READY_PATH = "/health/ready"  # can work: its database answers
+STATUS_PATH = "/status"  # figures and checks, for the dashboard
+METRICS_PATH = "/metrics"  # Prometheus
+# Probes, scrapes and the dashboard's status checks arrive every few seconds:
+# they are counted apart from the requests' figures (which they would
+# disturb), never traced, and logged only at debug.
+OPERATIONAL_PATHS = frozenset({HEALTH_PATH, READY_PATH, STATUS_PATH, METRICS_PATH})
