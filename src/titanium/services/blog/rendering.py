@@ -113,3 +113,21 @@ def text_color_on(background: str) -> str:
     """Black or white, whichever reads better on `background` (always at least 4.5:1)."""
     black, white = "#000000", "#ffffff"
     return black if contrast_ratio(background, black) >= contrast_ratio(background, white) else white
+
+
+# --- placeholders for track render20's summary_text and reading_minutes ------------
+# The blog's data layer stores both at write time (repository.py). These thin
+# versions keep the names and signatures render20 writes the real ones under;
+# replace them whole when that work lands.
+WORDS_A_MINUTE = 230
+_WORD = re.compile(r"\w+")
+
+
+def summary_text(source: str, limit: int = 200) -> str:
+    """PLACEHOLDER (render20): the post's words as plain text on one line, cut near `limit` characters."""
+    return plain_text(source, limit)
+
+
+def reading_minutes(source: str) -> int:
+    """PLACEHOLDER (render20): minutes a reader takes over the post (at least 1)."""
+    return max(1, round(len(_WORD.findall(summary_text(source, len(source) + 1))) / WORDS_A_MINUTE))
