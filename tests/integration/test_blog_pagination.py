@@ -156,3 +156,18 @@ async def test_the_first_page_a_deep_cursor_and_a_deep_offset_are_read_from_an_i
         assert len(seen) == 3  # one query a page
         for kind, (statement, parameters) in zip(("page 1", "cursor", "offset"), seen, strict=True):
             assert_read_from_an_index(await plan_of(blog.reader, statement, parameters), f"{label}, {kind} at {deep}")
+
+
+async def test_a_cursor_made_up_to_point_into_the_future_shows_no_scheduled_post(blog):
+    from titanium.services.blog.cursors import Key, make_cursor
+
+    await make(blog, 1)
+    await blog.create_post("Scheduled", "w", "alice", 1, CategoryRef(name="Notes"),
+                           published_at=utcnow() + timedelta(days=2))
+    # Cursors are not signed: anyone can make one. Positions after it are still filtered for the reader.
+    forged = make_cursor(ALL.scope(), Key(utcnow() + timedelta(days=3), 1))
+    assert [p["title"] for p in (await blog.list_page(ALL, cursor=forged)).posts] == ["Post 1"]
+    own = PostList(author_id=1)
+    forged_own = make_cursor(own.scope(), Key(utcnow() + timedelta(days=3), 1))
+    assert [p["title"] for p in (await blog.list_page(own, cursor=forged_own)).posts] == ["Post 1"]
+    assert [p["title"] for p in (await blog.list_page(own, viewer_id=1, cursor=forged_own)).posts] == ["Scheduled", "Post 1"]

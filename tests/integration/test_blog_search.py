@@ -145,3 +145,13 @@ async def test_a_cursor_of_another_query_or_a_made_up_one_is_refused(blog):
         await blog.search("shared", cursor="bm90IGEgY3Vyc29y")
     with pytest.raises(InvalidCursor):
         await blog.search("shared", cursor="../../etc/passwd")
+
+
+async def test_the_newest_matches_are_the_ones_ranked(blog, monkeypatch):
+    from titanium.services.blog import repository
+
+    monkeypatch.setattr(repository, "SEARCH_CANDIDATES", 5)
+    made = [await make(blog, f"Post {index}", "common " * (1 + index % 3)) for index in range(8)]
+    results = (await blog.search("common", limit=20)).posts
+    assert {post["id"] for post in results} == {post["id"] for post in made[-5:]}
+    assert [post["score"] for post in results] == sorted((post["score"] for post in results), reverse=True)

@@ -29,9 +29,9 @@ def test_engine_syntax_in_a_query_becomes_quoted_words(query):
         assert f'"{word}"' in match and f"'{word}'" in tsquery
 
 
-def test_words_of_two_characters_or_more_match_as_prefixes():
-    assert fts5_match(["블로그", "x"]) == '"블로그"* "x"'
-    assert tsquery_text(["블로그", "x"]) == "'블로그':* & 'x'"
+def test_words_beyond_ascii_match_as_prefixes_and_english_words_by_their_stem():
+    assert fts5_match(["블로그", "running", "글"]) == '"블로그"* "running" "글"'
+    assert tsquery_text(["블로그", "running", "글"]) == "'블로그':* & 'running' & '글'"
 
 
 def test_marked_text_is_escaped_and_only_the_marks_become_tags():
