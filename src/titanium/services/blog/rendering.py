@@ -10,6 +10,7 @@ never makes a reader's browser fetch from another origin.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -116,18 +117,30 @@ def text_color_on(background: str) -> str:
 
 
 # --- placeholders for track render20's summary_text and reading_minutes ------------
-# The blog's data layer stores both at write time (repository.py). These thin
-# versions keep the names and signatures render20 writes the real ones under;
-# replace them whole when that work lands.
+# The blog's data layer stores both at write time (repository.py), with the
+# whole text for search (summary_text with a limit past the content's length).
+# These thin versions keep the names and signatures render20 writes the real
+# ones under; replace them whole when that work lands. A write asks for all
+# three of one content: it is rendered once (a render was 1 ms of a 4 kB post,
+# three of them doubled the cost of a create).
 WORDS_A_MINUTE = 230
 _WORD = re.compile(r"\w+")
 
 
+@functools.lru_cache(maxsize=8)
+def _whole_text(source: str) -> str:
+    return plain_text(source, len(source) + 1)
+
+
 def summary_text(source: str, limit: int = 200) -> str:
     """PLACEHOLDER (render20): the post's words as plain text on one line, cut near `limit` characters."""
-    return plain_text(source, limit)
+    text = _whole_text(source)
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,.;:") + "…"
 
 
 def reading_minutes(source: str) -> int:
     """PLACEHOLDER (render20): minutes a reader takes over the post (at least 1)."""
-    return max(1, round(len(_WORD.findall(summary_text(source, len(source) + 1))) / WORDS_A_MINUTE))
+    return max(1, round(len(_WORD.findall(_whole_text(source))) / WORDS_A_MINUTE))
