@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from titanium.core import migrations
-from titanium.core.database import create_engine
+from titanium.core.database import create_engine, create_read_engine
+from titanium.services.blog.repository import BlogRepository
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -45,3 +46,11 @@ async def users_engine(users_database):
     engine = create_engine(users_database)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def blog(blog_engine, blog_database):
+    # As the service makes it: on SQLite, its reads on read-only connections of their own.
+    reader = create_read_engine(blog_database, blog_engine)
+    yield BlogRepository(blog_engine, reader)
+    await reader.dispose()

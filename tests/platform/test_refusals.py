@@ -57,6 +57,13 @@ def test_only_the_author_changes_or_deletes_a_post(platform, person):
     {"title": "nul\x00byte"},
     {"content": "nul\x00byte"},
     {"category_name": "nul\x00byte"},
+    # Names whose category page no link could reach (issue 16, item 7).
+    {"category_name": "."},
+    {"category_name": ".."},
+    {"category_name": "a/../../api"},
+    {"category_name": "x/feed.xml"},
+    {"category_name": "zero\u200bwidth"},
+    {"category_name": "bell\x07"},
 ])
 def test_each_invalid_post_field_is_422_and_nothing_is_written(person, fields):
     before = len(person.http.get("/blog/api/posts", params={"limit": 100}).json())
@@ -68,7 +75,8 @@ def test_each_invalid_post_field_is_422_and_nothing_is_written(person, fields):
 
 def test_an_invalid_partial_update_is_422_and_changes_nothing(person):
     post = person.create_post().json()
-    for change in ({"title": ""}, {"content": "x" * 20_001}, {"category_id": 987_654}, {"title": None}):
+    for change in ({"title": ""}, {"content": "x" * 20_001}, {"category_id": 987_654}, {"title": None},
+                   {"category_name": ".."}):
         assert_error(person.http.patch(f"/blog/api/posts/{post['id']}", json=change, headers=person.auth), 422)
     assert person.http.get(f"/blog/api/posts/{post['id']}").json() == post
 

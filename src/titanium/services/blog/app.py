@@ -32,11 +32,20 @@ from titanium.core.revocation import RevocationList
 from titanium.core.routes import TitaniumRoute, add_routes
 from titanium.core.settings import BlogSettings
 from titanium.services.blog import families
+from titanium.services.blog.content import InvalidName
+from titanium.services.blog.cursors import InvalidCursor
 from titanium.services.blog.families import ALL_LISTS, CATEGORIES
 from titanium.services.blog.languages import languages
 from titanium.services.blog.pages import Site, pages
 from titanium.services.blog.plain_reads import list_arguments, plain_read, post_arguments
-from titanium.services.blog.repository import BlogRepository, CategoryRef, ConcurrentChange, Ownership, UnknownCategory
+from titanium.services.blog.repository import (
+    BlogRepository,
+    CategoryRef,
+    ConcurrentChange,
+    InvalidPost,
+    Ownership,
+    UnknownCategory,
+)
 from titanium.services.blog.schemas import NewPost, PostChanges, PostFields
 
 WEB_DIR = FilePath(__file__).parent / "web"
@@ -220,6 +229,11 @@ async def _unknown_category(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": [{"loc": ["body", "category_id"], "msg": str(exc), "type": "value_error"}]}, 422)
 
 
+async def _unacceptable(_request: Request, exc: Exception) -> JSONResponse:
+    # A name no link could reach, a cursor this list did not give, a post's field against its rules.
+    return JSONResponse({"detail": str(exc)}, 422)
+
+
 async def _concurrent_change(_request: Request, _exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "the post met a concurrent change; please try again"}, 409)
 
@@ -278,6 +292,8 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
     install_idempotency(app, "blog", idempotency_keys)
     app.add_exception_handler(UnknownCategory, _unknown_category)
     app.add_exception_handler(ConcurrentChange, _concurrent_change)
+    for refused in (InvalidName, InvalidCursor, InvalidPost):
+        app.add_exception_handler(refused, _unacceptable)
     add_routes(app, api)
     app.mount("/blog/static", StaticFiles(directory=WEB_DIR / "static"), name="blog-static")
     languages()  # every language's catalog now: a missing one stops the start, saying how to compile it

@@ -47,7 +47,6 @@ from titanium.services.blog.rendering import (
     markdown_html,
     plain_text,
     post_slug,
-    reading_minutes,
     text_color_on,
     xml_safe,
 )
@@ -158,7 +157,7 @@ def _when(iso: str, language: Language) -> dict[str, str]:
     return {"iso": moment.isoformat(), "text": language.date(moment)}
 
 
-def _summary(post: dict[str, Any], language: Language, minutes: dict[str, int]) -> dict[str, Any]:
+def _summary(post: dict[str, Any], language: Language) -> dict[str, Any]:
     category = post["category"]
     return {
         **post,
@@ -166,8 +165,6 @@ def _summary(post: dict[str, Any], language: Language, minutes: dict[str, int]) 
         "author_url": author_url(post["author"]),
         "category": {**category, "url": category_url(category["slug"])},
         "created": _when(post["created_at"], language),
-        "summary": plain_text(post["excerpt"], 200),
-        "reading_minutes": minutes.get(str(post["id"]), 1),
     }
 
 
@@ -221,31 +218,17 @@ def _page_link(base: str, page: int) -> str:
     return base if page <= 1 else f"{base}?page={page}"
 
 
-async def _reading_minutes(service: Blog, family: str, key: str, posts: list[dict[str, Any]]) -> dict[str, int]:
-    """How long each post of a list takes to read, by id, cached beside the list (the list holds excerpts only)."""
-    async def load() -> dict[str, int]:
-        contents = await service.repository.post_contents([post["id"] for post in posts])
-        return {str(post_id): reading_minutes(content) for post_id, content in contents.items()}
-
-    if not posts:
-        return {}
-    minutes: dict[str, int] = await _cached(service, family, f"minutes:{key}", load)
-    return minutes
-
-
-async def _list_page(request: Request, base: str, page: int, listed: tuple[str, str, list[dict[str, Any]]],
+async def _list_page(request: Request, base: str, page: int, posts: list[dict[str, Any]],
                      total: int, **context: Any) -> Response:
-    """A page of a list of posts: `listed` is the list's cache family, key and posts, up to PAGE_SIZE of them."""
-    family, key, posts = listed
+    """A page of a list of posts: up to PAGE_SIZE of them, of `total` in the list."""
     last = last_page(total, PAGE_SIZE)
     if not posts and page > 1:
         return _not_found(request, _language(request).gettext("There are no posts on this page; the list is shorter."))
     language = _language(request)
-    minutes = await _reading_minutes(_service(request), family, key, posts[:PAGE_SIZE])
     title = context.pop("title")
     return _render(
         request, "list.html",
-        posts=[_summary(post, language, minutes) for post in posts[:PAGE_SIZE]],
+        posts=[_summary(post, language) for post in posts[:PAGE_SIZE]],
         page=page,
         newer_url=_page_link(base, page - 1) if page > 1 else None,
         older_url=_page_link(base, page + 1) if page < last else None,
@@ -258,12 +241,6 @@ async def _list_page(request: Request, base: str, page: int, listed: tuple[str, 
         page_kind="list",
         **context,
     )
-
-
-async def _list(service: Blog, family: str, key: str, load: Callable[[], Awaitable[Any]]
-                ) -> tuple[str, str, list[dict[str, Any]]]:
-    posts: list[dict[str, Any]] = await _cached(service, family, key, load)
-    return family, key, posts
 
 
 async def _count(service: Blog, family: str, key: str, category_slug: str | None, author: str | None = None) -> int:
@@ -281,11 +258,11 @@ async def home(request: Request) -> Response:
     service = _service(request)
     offset, limit = (page - 1) * PAGE_SIZE, PAGE_SIZE
     # The same key as the API's list of this offset and limit: one cached answer serves both.
-    listed = await _list(service, families.ALL_LISTS, f"{offset}:{limit}",
+    posts = await _cached(service, families.ALL_LISTS, f"{offset}:{limit}",
                          lambda: service.repository.list_posts(offset, limit, None))
     total = await _count(service, families.ALL_LISTS, "count", None)
     heading = _language(request).gettext("Latest posts")
-    return await _list_page(request, "/blog/", page, listed, total, title=heading, heading=heading,
+    return await _list_page(request, "/blog/", page, posts, total, title=heading, heading=heading,
                             home=True, feed_url="/blog/feed.xml")
 
 
@@ -312,11 +289,11 @@ async def category_page(request: Request, slug: str) -> Response:
             "There is no category by that name. Perhaps its last post was deleted."))
     offset, limit = (page - 1) * PAGE_SIZE, PAGE_SIZE
     family = families.category_lists(slug)
-    listed = await _list(service, family, f"{offset}:{limit}", lambda: service.repository.list_posts(offset, limit, slug))
+    posts = await _cached(service, family, f"{offset}:{limit}", lambda: service.repository.list_posts(offset, limit, slug))
     total = await _count(service, family, "count", slug)
     name = category["name"]
     heading = language.gettext("Posts in %(category)s") % {"category": name}
-    return await _list_page(request, category_url(slug), page, listed, total, title=heading, heading=heading,
+    return await _list_page(request, category_url(slug), page, posts, total, title=heading, heading=heading,
                             current_category=slug,
                             description=language.gettext("Posts filed under %(category)s on %(site)s.")
                             % {"category": name, "site": _site(request).name},
@@ -332,13 +309,13 @@ async def author_page(request: Request, username: str) -> Response:
         return _not_found(request, language.gettext("There is no author by that name."))
     service = _service(request)
     offset, limit = (page - 1) * PAGE_SIZE, PAGE_SIZE
-    listed = await _list(service, families.ALL_LISTS, f"author:{username}:{offset}:{limit}",
+    posts = await _cached(service, families.ALL_LISTS, f"author:{username}:{offset}:{limit}",
                          lambda: service.repository.list_posts(offset, limit, None, author=username))
-    if not listed[2]:
+    if not posts:
         return _not_found(request, language.gettext("%(name)s has not written any post here (yet).") % {"name": username})
     total = await _count(service, families.ALL_LISTS, f"author:{username}:count", None, username)
     heading = language.gettext("Posts by %(name)s") % {"name": username}
-    return await _list_page(request, author_url(username), page, listed, total, title=heading, heading=heading,
+    return await _list_page(request, author_url(username), page, posts, total, title=heading, heading=heading,
                             description=language.gettext("Posts written by %(name)s on %(site)s.")
                             % {"name": username, "site": _site(request).name},
                             feed_url="/blog/feed.xml")
@@ -348,8 +325,9 @@ async def _post_for_page(service: Blog, post_id: int) -> dict[str, Any] | None:
     post = await service.repository.get_post(post_id)
     if post is None:
         return None
-    return {**post, "html": markdown_html(post["content"]), "description": plain_text(post["content"], 200),
-            "reading_minutes": reading_minutes(post["content"])}
+    # The summary and the reading time were worked out when the post was written (repository.py).
+    return {**post, "html": markdown_html(post["content"], post["render_mode"]),
+            "description": post["description"] or post["summary"]}
 
 
 def _post_id(ref: str) -> tuple[int, str | None] | None:

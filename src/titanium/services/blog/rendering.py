@@ -366,6 +366,23 @@ def _cut(text: str, limit: int) -> str:
     return cut.rstrip(" ,.;:") + "…"
 
 
+@dataclass(frozen=True)
+class Words:
+    """What a post stores of its text at write time, from one parse: no list renders Markdown."""
+
+    summary: str  # its opening words (summary_text)
+    searchable: str  # every word a reader reads (searchable_text)
+    reading_minutes: int
+
+
+def words_of(source: str, summary_limit: int = 200) -> Words:
+    tokens = _TEXT_PARSER.parse(source)
+    blocks = list(_blocks(tokens))
+    every = _one_line(block.text for block in blocks)
+    prose = _one_line(block.text for block in blocks if block.kind == "prose")
+    return Words(_cut(prose or every, summary_limit), every, _minutes(every, _images(tokens)))
+
+
 def summary_text(source: str, limit: int = 200) -> str:
     """The post's opening words as plain text on one line, cut near `limit` characters with an ellipsis.
 
@@ -373,14 +390,12 @@ def summary_text(source: str, limit: int = 200) -> str:
     by its headings, tables and code instead. Images, footnotes, HTML tags and
     every Markdown mark are left out.
     """
-    blocks = list(_blocks(_TEXT_PARSER.parse(source)))
-    prose = _one_line(block.text for block in blocks if block.kind == "prose")
-    return _cut(prose or _one_line(block.text for block in blocks), limit)
+    return words_of(source, limit).summary
 
 
 def searchable_text(source: str) -> str:
     """Every word a reader reads in the post (headings, prose, tables, code), on one line, with no markup: for search."""
-    return _one_line(block.text for block in _blocks(_TEXT_PARSER.parse(source)))
+    return words_of(source).searchable
 
 
 def plain_text(source: str, limit: int = 160) -> str:
@@ -413,12 +428,13 @@ def _images(tokens: list[Token]) -> int:
 
 def reading_minutes(source: str) -> int:
     """Minutes a reader takes to read the post (at least 1): English by words, Korean by characters."""
-    tokens = _TEXT_PARSER.parse(source)
-    text = " ".join(block.text for block in _blocks(tokens))
+    return words_of(source).reading_minutes
+
+
+def _minutes(text: str, images: int) -> int:
     characters = len(_CJK.findall(text))
     words = len(_WORD.findall(_CJK.sub(" ", text)))
-    minutes = words / WORDS_A_MINUTE + characters / CHARACTERS_A_MINUTE + _images(tokens) * SECONDS_AN_IMAGE / 60
-    return max(1, math.ceil(minutes))
+    return max(1, math.ceil(words / WORDS_A_MINUTE + characters / CHARACTERS_A_MINUTE + images * SECONDS_AN_IMAGE / 60))
 
 
 def xml_safe(text: str) -> str:

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from titanium.services.blog.content import checked_name
+
 
 def _no_nul(value: str) -> str:
     # PostgreSQL text cannot hold it: refused here, as bad input, not failed on in the database.
@@ -16,7 +18,9 @@ def _no_nul(value: str) -> str:
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), AfterValidator(_no_nul)]
 Content = Annotated[str, Field(min_length=1, max_length=20_000), AfterValidator(_no_nul)]
-CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_no_nul)]
+# The naming rule of content.checked_name: every category has a page a link reaches.
+CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_no_nul),
+                         AfterValidator(checked_name)]
 # Strict: JSON true is not the category 1.
 CategoryId = Annotated[int, Field(gt=0, lt=2**31, strict=True)]
 
