@@ -111,6 +111,18 @@ def http_client(connect_timeout: float, read_timeout: float, *, max_connections:
     return client
 
 
+def caller_address(request: Request) -> str:
+    """The address of the client a request came from: the hop the gateway added, or the peer itself.
+
+    The gateway rewrites X-Forwarded-For to the one address it believes
+    (proxy.py), so behind it the last hop is the client's.
+    """
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded:
+        return forwarded.rsplit(",", 1)[-1].strip()
+    return request.client.host if request.client else "unknown"
+
+
 def propagated_headers(request: Request) -> dict[str, str]:
     """What a call made on behalf of `request` carries along: its request id."""
     return {"x-request-id": request_id_of(request.scope)}

@@ -15,16 +15,17 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from limits import RateLimitItem
 
 from titanium.core import tokens
 from titanium.core.app import add_routes, create_app
-from titanium.core.http import SAFE_TO_RESEND, http_client, propagated_headers
+from titanium.core.http import SAFE_TO_RESEND, caller_address, http_client, propagated_headers
 from titanium.core.logging import get_logger
 from titanium.core.metrics import UPSTREAM_ERRORS, failure_reason
 from titanium.core.ratelimit import RateLimiter, parse_limit
 from titanium.core.revocation import RevocationList, RevocationsUnavailable
 from titanium.core.settings import AuthSettings
-from titanium.services.auth import sessions
+from titanium.services.auth import profiles, sessions
 from titanium.services.auth.schemas import LoginRequest
 from titanium.services.auth.sessions import failed as _failed
 
@@ -46,9 +47,29 @@ class Auth:
         self.per_username_and_address = parse_limit(settings.login_rate_limit_per_username_and_address)
         self.failures_per_username = parse_limit(settings.login_rate_limit_per_username)
 
+    def login_budgets(self, username: str, address: str) -> tuple[tuple[RateLimitItem, tuple[str, ...]], ...]:
+        """The login budgets an attempt for `username` from `address` spends: the address's, and the username's from it."""
+        return ((self.per_address, ("address", address)),
+                (self.per_username_and_address, ("username-address", username, address)))
+
     async def refusal(self, username: str, request: Request) -> JSONResponse | None:
-        """The 429 a password attempt for `username` from this request's address gets, if any."""
-        return await _refusal(self, username, client_address(request))
+        """The 429 a signed-in user's password check gets while a login from this address would; counts nothing.
+
+        An account change (a new password, a deletion) is no login: it must not spend the login
+        budgets, but must not bypass a spent one either.
+        """
+        address = caller_address(request)
+        for limit, identity in self.login_budgets(username, address):
+            if await self.limiter.exhausted(limit, "login", *identity):
+                log.warning("account change refused: login budget spent", limit=identity[0], username=username)
+                return _too_many("too many login attempts; try again later", 60)
+        return await _failures_refusal(self, username, address)
+
+    async def count_wrong_password(self, username: str, request: Request) -> None:
+        """A wrong password given for a signed-in account: a guess, counted as a failed login is."""
+        for limit, identity in self.login_budgets(username, caller_address(request)):
+            await self.limiter.hit(limit, "login", *identity)
+        await self.limiter.hit(self.failures_per_username, "login-failures", username)
 
     async def _fetch_revocations(self, after: int) -> dict[str, Any]:
         answer = await self.users.get("/internal/revocations", params={"after": after})
@@ -68,26 +89,23 @@ async def auth(request: Request) -> Auth:
 AuthDep = Annotated[Auth, Depends(auth)]
 
 
-def client_address(request: Request) -> str:
-    """The caller's address: the last hop the gateway added, or the peer itself."""
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded:
-        return forwarded.rsplit(",", 1)[-1].strip()
-    return request.client.host if request.client else "unknown"
-
-
 def _too_many(message: str, retry_after: int) -> JSONResponse:
     return _failed(429, message, {"Retry-After": str(retry_after)})
 
 
 async def _refusal(service: Auth, username: str, address: str) -> JSONResponse | None:
-    """The 429 this attempt gets, if any: the address's budget, the username's from it, the username's failures."""
-    for limit, identity in ((service.per_address, ("address", address)),
-                            (service.per_username_and_address, ("username-address", username, address))):
+    """The 429 this login gets, if any: the address's budget, the username's from it (each spent by one), the
+    username's failures."""
+    for limit, identity in service.login_budgets(username, address):
         decision = await service.limiter.hit(limit, "login", *identity)
         if not decision.allowed:
             log.warning("login rate limited", limit=identity[0], username=username)
             return _too_many("too many login attempts; try again later", decision.retry_after)
+    return await _failures_refusal(service, username, address)
+
+
+async def _failures_refusal(service: Auth, username: str, address: str) -> JSONResponse | None:
+    """The 429 when the username's failed logins are spent and this address never signed in as it."""
     if (await service.limiter.exhausted(service.failures_per_username, "login-failures", username)
             and not await service.limiter.exhausted(KNOWN_ADDRESS, "login-known", username, address)):
         log.warning("login refused: too many failures for the account", username=username)
@@ -98,7 +116,7 @@ async def _refusal(service: Auth, username: str, address: str) -> JSONResponse |
 
 @router.post("/auth/login")
 async def login(credentials: LoginRequest, request: Request, service: AuthDep) -> JSONResponse:
-    username, address = credentials.username.lower(), client_address(request)
+    username, address = credentials.username.lower(), caller_address(request)
     if (refused := await _refusal(service, username, address)) is not None:
         return refused
     try:
@@ -170,4 +188,5 @@ def build(settings: AuthSettings | None = None) -> FastAPI:
                      title="Titanium auth", docs_url=None, redoc_url=None)
     add_routes(app, router)
     add_routes(app, sessions.router)
+    add_routes(app, profiles.router)
     return app

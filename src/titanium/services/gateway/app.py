@@ -123,9 +123,16 @@ def _fixed(path: str) -> Callable[[Scope], str | None]:
     return lambda _scope: path
 
 
-def _user_path(scope: Scope) -> str | None:
-    username = scope["path_params"]["username"]
-    return f"/users/{quote(username, safe='')}" if _USERNAME.match(username) and username.strip(".") else None
+def _user_path(suffix: str = "") -> Callable[[Scope], str | None]:
+    """A user's path at auth (which recognises the owner by their token); None for a name no user can have."""
+
+    def target(scope: Scope) -> str | None:
+        username = scope["path_params"]["username"]
+        if not (_USERNAME.match(username) and username.strip(".")):
+            return None
+        return f"/auth/users/{quote(username, safe='')}{suffix}"
+
+    return target
 
 
 PUBLIC_ROUTES = (
@@ -140,7 +147,11 @@ PUBLIC_ROUTES = (
     # The signed-in user's own account: auth checks the token, then has the users service make the change.
     PublicRoute("/api/users/me/password", ("PUT",), "auth", _fixed("/auth/password")),
     PublicRoute("/api/users/me", ("DELETE",), "auth", _fixed("/auth/account")),
-    PublicRoute("/api/users/{username}", ("GET",), "users", _user_path),
+    PublicRoute("/api/users/me", ("GET", "PATCH"), "auth", _fixed("/auth/profile")),
+    PublicRoute("/api/users/me/following", ("GET",), "auth", _fixed("/auth/following")),
+    PublicRoute("/api/users/{username}/follow", ("POST", "DELETE"), "auth", _user_path("/follow")),
+    # Anybody's profile; its owner, recognised by their token at auth, also sees their email address.
+    PublicRoute("/api/users/{username}", ("GET",), "auth", _user_path()),
     PublicRoute("/api/login", ("POST",), "auth", _fixed("/auth/login"), safe_to_resend=True),
     PublicRoute("/api/refresh", ("POST",), "auth", _fixed("/auth/refresh")),
     PublicRoute("/api/logout", ("POST",), "auth", _fixed("/auth/logout")),
