@@ -1,14 +1,33 @@
-"""Profiles and following, through the gateway as readers use them (issue 18); the internal reads other services use."""
+"""Profiles and following, through the gateway as readers use them (issue 18); the internal reads other services use.
+
+On the shared embedded platform, and on PostgreSQL and Redis with two
+processes of users and auth (the gateway sends each request to the next).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from tests.platform.harness import PASSWORD, Client, unique
+from tests.platform.conftest import PLATFORM_ENV, postgres_and_redis_env
+from tests.platform.harness import PASSWORD, Client, Platform, unique
 from tests.platform.test_refusals import assert_error
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres-and-redis-two-processes"])
+def platform(request: pytest.FixtureRequest, platform: Platform,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    if request.param == "sqlite":
+        yield platform  # the session's own
+        return
+    env = {**PLATFORM_ENV, **postgres_and_redis_env(request), "TITANIUM_DATABASE_POOL_SIZE": "4",
+           "TITANIUM_REPLICAS": "users=2,auth=2"}
+    running = Platform(tmp_path_factory.mktemp("profiles-postgres"), env).start()
+    yield running
+    assert running.stop() == 0, running.output()
 
 
 def profile(client: Client, username: str, headers: dict[str, str] | None = None) -> dict:
