@@ -110,3 +110,13 @@ def test_a_registration_key_reused_with_another_body_is_422_whichever_process_an
     replayed = [register(client, first_name, email=f"{first_name}@example.com", headers={"Idempotency-Key": key})
                 for _ in range(2)]
     assert all(answer.status_code == 201 and answer.json() == first.json() for answer in replayed)
+
+
+def test_an_address_has_one_registration_budget_whichever_process_counts_it(platform):
+    client = Client(platform.url)  # one address; with two users processes, the gateway alternates between them
+    statuses = [register(client, unique()).status_code for _ in range(11)]
+    assert statuses == [201] * 10 + [429], "10 an hour (the default), shared through Redis by the processes"
+    refused = register(client, unique())
+    assert "accounts registered from this address" in assert_error(refused, 429)["detail"]
+    assert int(refused.headers["retry-after"]) >= 1
+    assert register(Client(platform.url), unique()).status_code == 201, "another address has its own budget"
