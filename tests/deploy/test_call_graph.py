@@ -221,6 +221,12 @@ def test_the_calls_the_code_makes_are_authorized(production: list[dict[str, Any]
                                                            "/internal/sessions/end", "/internal/users/7/delete")]
     calls += [("auth", "users", "PUT", "/internal/users/7/password"), ("auth", "users", "GET", "/internal/revocations"),
               ("blog", "auth", "GET", REVOCATIONS_PATH)]
+    # Profiles and follows (services/auth/profiles.py).
+    calls += [("auth", "users", "GET", path) for path in ("/internal/profiles/sample", "/internal/users/7/profile",
+                                                          "/internal/users/7/following")]
+    calls += [("auth", "users", "PATCH", "/internal/users/7/profile"),
+              ("auth", "users", "PUT", "/internal/users/7/following/sample"),
+              ("auth", "users", "DELETE", "/internal/users/7/following/sample")]
     # The gateway forwards each public route to one service, at a path its route computes.
     for entry in SERVICES:
         for route in entry.public_routes:

@@ -13,6 +13,17 @@ PLATFORM_ENV = {
 }
 
 
+def postgres_and_redis_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """What a platform of a test's own needs to run on the test PostgreSQL (its own databases) and Redis (its own keys)."""
+    databases = request.getfixturevalue("postgres_databases")
+    return {
+        "TITANIUM_USERS_DATABASE_URL": databases.new("users"),
+        "TITANIUM_BLOG_DATABASE_URL": databases.new("blog"),
+        "TITANIUM_REDIS_URL": request.getfixturevalue("redis_server"),
+        "TITANIUM_REDIS_PREFIX": request.getfixturevalue("redis_prefix"),
+    }
+
+
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory):
     """The embedded default (SQLite, in-process cache), shared by the tests that leave it as they found it."""

@@ -18,7 +18,7 @@ import pytest
 from redis import Redis
 
 from tests.faults.servers import PrivateRedis
-from tests.platform.conftest import PLATFORM_ENV
+from tests.platform.conftest import PLATFORM_ENV, postgres_and_redis_env
 from tests.platform.harness import Client, Platform, unique, wait_until
 
 REPLAYED = "idempotent-replayed"
@@ -28,13 +28,7 @@ REPLAYED = "idempotent-replayed"
 def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     env = dict(PLATFORM_ENV)
     if request.param == "postgres-and-redis":
-        databases = request.getfixturevalue("postgres_databases")
-        env |= {
-            "TITANIUM_USERS_DATABASE_URL": databases.new("users"),
-            "TITANIUM_BLOG_DATABASE_URL": databases.new("blog"),
-            "TITANIUM_REDIS_URL": request.getfixturevalue("redis_server"),
-            "TITANIUM_REDIS_PREFIX": request.getfixturevalue("redis_prefix"),
-        }
+        env |= postgres_and_redis_env(request)
     running = Platform(tmp_path_factory.mktemp(f"idempotency-{request.param}"), env).start()
     yield running
     assert running.stop() == 0, running.output()

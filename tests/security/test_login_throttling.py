@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import pytest
@@ -45,3 +46,27 @@ def test_guesses_from_many_addresses_cannot_lock_the_owner_out(platform):
     refused = Client(platform.url).http.post("/api/login", json={"username": owner.username, "password": PASSWORD})
     assert refused.json()["message"].startswith("too many failed logins for this account")
     assert owner.login().status_code == 200, "the owner's known address still gets in"
+
+
+def change_password(client: Client, current: str, new: str):
+    answer = client.http.put("/api/users/me/password", headers=client.auth,
+                             json={"current_password": current, "new_password": new})
+    if answer.status_code == 200:
+        client.token = answer.json()["token"]
+    return answer
+
+
+def test_password_changes_spend_none_of_the_login_budget(platform):
+    owner = Client(platform.url).signed_up()
+    passwords = [PASSWORD, *(f"{PASSWORD} number {turn}" for turn in range(1, 8))]
+    # Seven changes in a row from one address, past the 5 attempts a minute a login gets.
+    statuses = [change_password(owner, current, new).status_code for current, new in itertools.pairwise(passwords)]
+    assert statuses == [200] * 7
+    assert owner.login(passwords[-1]).status_code == 200, "and the owner may still log in from there"
+
+
+def test_a_wrong_current_password_counts_as_a_failed_login(platform):
+    owner = Client(platform.url).signed_up()  # one login: one of the five attempts a minute from this address
+    assert [change_password(owner, "wrong guess 123", "a brand new phrase").status_code for _ in range(4)] == [403] * 4
+    assert change_password(owner, PASSWORD, "a brand new phrase").status_code == 429, "five attempts a minute, then 429"
+    assert owner.login().status_code == 429, "the guesses spent the login budget of this address for the account"

@@ -74,12 +74,16 @@ SERVICES: tuple[Service, ...] = (
     Service("users", 1, "UsersSettings", database=True, public_routes=(
         PublicRoute("/api/register", ("POST",), "/users"),
         PublicRoute("/api/users", ("POST",), "/users"),
-        PublicRoute("/api/users/{username}", ("GET",), "/users/{username}"),
     )),
     Service("auth", 2, "AuthSettings", calls=("users",), public_routes=(
         # The signed-in user's own account: auth checks the token, then has the users service make the change.
         PublicRoute("/api/users/me/password", ("PUT",), "/auth/password"),
+        PublicRoute("/api/users/me/following", ("GET",), "/auth/following"),
         PublicRoute("/api/users/me", ("DELETE",), "/auth/account"),
+        PublicRoute("/api/users/me", ("GET", "PATCH"), "/auth/profile"),
+        PublicRoute("/api/users/{username}/follow", ("POST", "DELETE"), "/auth/users/{username}/follow"),
+        # Anybody's profile, after "me": its owner, recognised by their token at auth, also sees their email.
+        PublicRoute("/api/users/{username}", ("GET",), "/auth/users/{username}"),
         PublicRoute("/api/login", ("POST",), "/auth/login", safe_to_resend=True),
         PublicRoute("/api/refresh", ("POST",), "/auth/refresh"),
         PublicRoute("/api/logout", ("POST",), "/auth/logout"),

@@ -97,12 +97,17 @@ class TokenAudienceSettings(BaseSettings):
     jwt_audience: str = "titanium"
 
 
-class UsersSettings(DatabaseSettings):
+class UsersSettings(DatabaseSettings, RedisSettings):
     port: int = DEFAULT_PORTS["users"]
     users_database_url: str | None = None
     # Password hashes computed at once, 64 MiB each (argon2id): size it to
-    # the memory limit (deploy/k8s/base/patches/service-pod.yaml).
+    # the memory limit (deploy/k8s/base/patches/service-pod.yaml). Sign-ups
+    # may hold all but one of them, so logins never wait behind sign-ups.
     password_hashes_at_once: int = Field(default=2, gt=0)
+    # Accounts one client address may register (attempts with a valid body,
+    # counted before the password is hashed); shared through Redis when it
+    # is configured, so replicas share one budget.
+    registration_rate_limit_per_address: RateLimitText = "10/hour"
 
     @model_validator(mode="after")
     def _database(self) -> UsersSettings:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from limits import RateLimitItem
 
 from titanium.core import tokens
 from titanium.core.app import create_app
@@ -27,7 +28,7 @@ from titanium.core.ratelimit import RateLimiter, parse_limit
 from titanium.core.revocation import RevocationList, RevocationsUnavailable
 from titanium.core.routes import add_routes
 from titanium.core.settings import AuthSettings
-from titanium.services.auth import sessions
+from titanium.services.auth import profiles, sessions
 from titanium.services.auth.schemas import LoginRequest
 from titanium.services.auth.sessions import failed as _failed
 
@@ -57,9 +58,30 @@ class Auth:
         self.per_username_and_address = parse_limit(settings.login_rate_limit_per_username_and_address)
         self.failures_per_username = parse_limit(settings.login_rate_limit_per_username)
 
+    def login_budgets(self, username: str, address: str) -> tuple[tuple[RateLimitItem, tuple[str, ...]], ...]:
+        """The login budgets an attempt for `username` from `address` spends: the address's, and the username's from it."""
+        return ((self.per_address, ("address", address)),
+                (self.per_username_and_address, ("username-address", username, address)))
+
     async def refusal(self, username: str, request: Request) -> JSONResponse | None:
-        """The 429 a password attempt for `username` from this request's address gets, if any."""
-        return await _refusal(self, username, client_address(request.scope))
+        """The 429 a signed-in user's password check gets while a login from this address would; counts nothing.
+
+        An account change (a new password, a deletion) is no login: it must not spend the login
+        budgets, but must not bypass a spent one either.
+        """
+        address = client_address(request.scope)
+        for limit, identity in self.login_budgets(username, address):
+            if await self.limiter.exhausted(limit, "login", *identity):
+                log.warning("account change refused: login budget spent", limit=identity[0], username=username)
+                return _too_many("too many login attempts; try again later", 60)
+        return await _failures_refusal(self, username, address)
+
+    async def count_wrong_password(self, username: str, request: Request) -> None:
+        """A wrong password given for a signed-in account: a guess, counted as a failed login is."""
+        for limit, identity in self.login_budgets(username, client_address(request.scope)):
+            await self.limiter.hit(limit, "login", *identity)
+        await self.limiter.hit(self.failures_per_username, "login-failures", username)
+
 
 
 # An address that signed in as a user is remembered this long: spent once, this limit marks it known.
@@ -78,13 +100,18 @@ def _too_many(message: str, retry_after: int) -> JSONResponse:
 
 
 async def _refusal(service: Auth, username: str, address: str) -> JSONResponse | None:
-    """The 429 this attempt gets, if any: the address's budget, the username's from it, the username's failures."""
-    for limit, identity in ((service.per_address, ("address", address)),
-                            (service.per_username_and_address, ("username-address", username, address))):
+    """The 429 this login gets, if any: the address's budget, the username's from it (each spent by one), the
+    username's failures."""
+    for limit, identity in service.login_budgets(username, address):
         decision = await service.limiter.hit(limit, "login", *identity)
         if not decision.allowed:
             log.warning("login rate limited", limit=identity[0], username=username)
             return _too_many("too many login attempts; try again later", decision.retry_after)
+    return await _failures_refusal(service, username, address)
+
+
+async def _failures_refusal(service: Auth, username: str, address: str) -> JSONResponse | None:
+    """The 429 when the username's failed logins are spent and this address never signed in as it."""
     if (await service.limiter.exhausted(service.failures_per_username, "login-failures", username)
             and not await service.limiter.exhausted(KNOWN_ADDRESS, "login-known", username, address)):
         log.warning("login refused: too many failures for the account", username=username)
@@ -165,5 +192,5 @@ def build(settings: AuthSettings | None = None) -> FastAPI:
 
     app = create_app("auth", settings, app_class=FastAPI, lifespan=lifespan, soft_checks=soft_checks,
                      outcomes=OUTCOMES, title="Titanium auth", docs_url=None, redoc_url=None)
-    add_routes(app, router, sessions.router)
+    add_routes(app, router, sessions.router, profiles.router)
     return app

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from titanium.core import tokens
 from titanium.core.http import SAFE_TO_RESEND, propagated_headers
@@ -105,6 +106,21 @@ async def signed_in(service: Auth, request: Request, *, revoked_ok: bool = False
     return await service.tokens.claims_of(request, revoked_ok=revoked_ok)
 
 
+async def viewer(service: Auth, request: Request) -> dict[str, Any] | None:
+    """The claims of the request's access token when it has one that `signed_in` accepts; else None.
+
+    For reads that anybody may make and a signed-in user sees more of: a
+    missing, bad, expired or revoked token gets what anybody gets (and so
+    does any token while the revocation list cannot be had).
+    """
+    if "authorization" not in request.headers:
+        return None
+    try:
+        return await signed_in(service, request)
+    except StarletteHTTPException:  # core/authn.py's refusals (FastAPI's HTTPException is a kind of it)
+        return None
+
+
 @router.post("/auth/refresh")
 async def refresh(body: RefreshRequest, request: Request) -> JSONResponse:
     service: Auth = request.app.state.auth
@@ -169,8 +185,8 @@ async def _account_change(service: Auth, request: Request, method: str, action: 
         return claims, refused
     answer = await users_call(service, request, method, f"/internal/users/{claims['user_id']}{action}",
                               {**body, "revoke_until": revoke_until(service)})
-    if answer.status_code == 403:  # a wrong password: a guess, counted as a failed login is
-        await service.limiter.hit(service.failures_per_username, "login-failures", claims["username"].lower())
+    if answer.status_code == 403:  # a wrong password: a guess
+        await service.count_wrong_password(claims["username"].lower(), request)
     if answer.status_code != 204:
         return claims, _passed_on(answer)
     service.revocations.expire()
@@ -183,6 +199,13 @@ def _passed_on(answer: httpx.Response) -> JSONResponse:
         return JSONResponse({"detail": answer.json()["detail"]}, answer.status_code)
     log.error("users service gave an unexpected answer", status=answer.status_code)
     return failed(503, UNAVAILABLE, {"Retry-After": "1"})
+
+
+def relayed(answer: httpx.Response) -> JSONResponse:
+    """The users service's answer as it gave it (200), or its refusal (`_passed_on`)."""
+    if answer.status_code == 200:
+        return JSONResponse(answer.json())
+    return _passed_on(answer)
 
 
 @router.get("/auth/revocations")

@@ -1,17 +1,22 @@
-"""The only code that speaks SQL to the users database."""
+"""The only code that speaks SQL to the users database: accounts and the names ever given."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from titanium.core.idempotency import KeyedRequest, KeyUsedForAnotherRequest
 from titanium.core.timestamps import utcnow
 from titanium.services.users.sessions import void_user_tokens
-from titanium.services.users.tables import users
+from titanium.services.users.tables import usernames, users
+
+TAKEN = "username or email already registered"
+RETIRED = "this username belonged to an account that has been deleted; it cannot be registered again"
 
 
 @dataclass(frozen=True)
@@ -23,29 +28,65 @@ class User:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class Created:
+    user: User
+    replayed: bool  # made before, by the same keyed request: this is its account
+
+
 class AccountTaken(Exception):
-    """The username or the email address belongs to somebody already."""
+    """The username or the email address belongs to somebody, or the name to an account deleted since."""
+
+    def __init__(self, detail: str = TAKEN) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 class UserRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def create(self, username: str, email: str, password_hash: str) -> User:
+    async def create(self, username: str, email: str, password_hash: str,
+                     keyed: KeyedRequest | None = None) -> Created:
+        """The new account; for a keyed request done before, the account it made.
+
+        Raises AccountTaken, or KeyUsedForAnotherRequest when the key made an account for another request.
+        """
         now = utcnow()
-        statement = (
-            insert(users)
-            .values(username=username, email=email, password_hash=password_hash, created_at=now, updated_at=now)
-            .returning(*users.c)
-        )
         try:
             async with self.engine.begin() as conn:
-                row = (await conn.execute(statement)).one()
+                # The unique keys decide, not a prior look-up: two registrations of one
+                # name at the same moment cannot both pass, nor one of a name being retired.
+                await conn.execute(insert(usernames).values(name=username.lower(), given_at=now))
+                row = (await conn.execute(insert(users).values(
+                    username=username, email=email, password_hash=password_hash, created_at=now, updated_at=now,
+                    request_key=keyed.key if keyed else None,
+                    request_fingerprint=keyed.fingerprint if keyed else None).returning(*users.c))).one()
         except IntegrityError as exc:
-            # The unique indexes decide, not a prior look-up: two registrations
-            # of one name at the same moment cannot both pass.
-            raise AccountTaken from exc
-        return _user(row)
+            if keyed and (earlier := await self.made_by(keyed)) is not None:
+                return earlier
+            raise AccountTaken(await self.refusal(username, email) or TAKEN) from exc
+        return Created(_user(row), replayed=False)
+
+    async def made_by(self, keyed: KeyedRequest) -> Created | None:
+        """The account this key's registration made, if any (KeyUsedForAnotherRequest if for another request)."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(users).where(users.c.request_key == keyed.key))).one_or_none()
+        if row is None:
+            return None
+        if row.request_fingerprint != keyed.fingerprint:
+            raise KeyUsedForAnotherRequest
+        return Created(_user(row), replayed=True)
+
+    async def refusal(self, username: str, email: str) -> str | None:
+        """Why this name and address cannot be registered, if they cannot."""
+        async with self.engine.connect() as conn:
+            if await conn.scalar(select(exists().where(or_(func.lower(users.c.username) == username.lower(),
+                                                           func.lower(users.c.email) == email.lower())))):
+                return TAKEN
+            if await conn.scalar(select(exists().where(usernames.c.name == username.lower()))):
+                return RETIRED
+        return None
 
     async def by_username(self, username: str) -> User | None:
         statement = select(users).where(func.lower(users.c.username) == username.lower())
@@ -71,7 +112,10 @@ class UserRepository:
             await void_user_tokens(conn, user_id, revoke_until, deleted=False)
 
     async def delete(self, user_id: int, revoke_until: float) -> bool:
-        """The account gone and its tokens void; False if there was no such account."""
+        """The account gone, its follows with it, and its tokens void; False if there was no such account.
+
+        Its name stays in `usernames`: nobody is given it again.
+        """
         async with self.engine.begin() as conn:
             gone = await conn.execute(delete(users).where(users.c.id == user_id))
             if gone.rowcount != 1:
@@ -84,12 +128,7 @@ class UserRepository:
             return int(await conn.scalar(select(func.count()).select_from(users)) or 0)
 
 
-def _user(row: object) -> User:
-    mapping = row._mapping  # type: ignore[attr-defined]
-    return User(
-        id=mapping["id"],
-        username=mapping["username"],
-        email=mapping["email"],
-        password_hash=mapping["password_hash"],
-        created_at=mapping["created_at"],
-    )
+def _user(row: Any) -> User:
+    mapping = row._mapping
+    return User(id=mapping["id"], username=mapping["username"], email=mapping["email"],
+                password_hash=mapping["password_hash"], created_at=mapping["created_at"])

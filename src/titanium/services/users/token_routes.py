@@ -12,7 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from titanium.core.passwords import hash_password, verify_password
-from titanium.services.users.repository import UserRepository
+from titanium.services.users.password_policy import contextual_weakness
+from titanium.services.users.repository import User, UserRepository
 from titanium.services.users.schemas import AccountDeletion, PasswordChange, SessionEnd, SessionRenewal, SessionStart
 from titanium.services.users.sessions import SessionRefused, SessionRepository
 
@@ -59,17 +60,20 @@ async def end_session(end: SessionEnd, sessions: Sessions) -> Response:
     return Response(status_code=204)
 
 
-async def _confirmed(users: UserRepository, user_id: int, password: str) -> None:
+async def _confirmed(users: UserRepository, user_id: int, password: str) -> User:
     user = await users.by_id(user_id)
     if user is None:
         raise HTTPException(404, "user not found")
     if not await verify_password(user.password_hash, password):
         raise HTTPException(403, "the current password is not right")
+    return user
 
 
 @router.put("/users/{user_id}/password", status_code=204)
 async def change_password(user_id: UserId, change: PasswordChange, users: Users) -> Response:
-    await _confirmed(users, user_id, change.current_password)
+    user = await _confirmed(users, user_id, change.current_password)
+    if (problem := contextual_weakness(change.new_password, user.username, user.email)) is not None:
+        raise HTTPException(422, problem)
     await users.change_password(user_id, await hash_password(change.new_password), change.revoke_until)
     return Response(status_code=204)
 
