@@ -77,4 +77,4 @@ kind-secret: install
 	  --from-literal=users-database-url="postgresql://titanium:$$pg@postgres:5432/titanium_users" \
 	  --from-literal=blog-database-url="postgresql://titanium:$$pg@postgres:5432/titanium_blog" \
 	  --from-literal=redis-url="redis://:$$rd@redis:6379/0" \
-	  --from-file=jwt-private-key="$$dir/jwt.pem"
+	  --from-file=jwt-private-key="$$dir/jwt.pem" --from-literal=jwt-verification-keys=
