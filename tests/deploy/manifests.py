@@ -23,7 +23,7 @@ from titanium.core.topology import SERVICE_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
-OVERLAYS = ("local", "production")
+OVERLAYS = ("local", "production", "production-cnpg")
 ENV_PREFIX = "TITANIUM_"
 # The databases the services own (`titanium migrate` without arguments).
 DATABASE_OWNERS = tuple(name for name in SERVICE_NAMES if f"{name}_database_url" in
