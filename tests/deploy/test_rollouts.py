@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.deploy.manifests import DEPLOY
@@ -54,22 +53,22 @@ def test_each_rollout_runs_its_deployments_pods_and_is_the_one_scaled(production
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("service", ["gateway", "blog"])
-def test_every_route_of_a_canaried_service_is_split_between_stable_and_canary(production: list[dict[str, Any]],
-                                                                               service: str) -> None:
-    rollout = _of_kind(production, "Rollout")[service]
-    istio = rollout["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]
-    virtual_service = _of_kind(production, "VirtualService")[istio["virtualService"]["name"]]
-    rule = _of_kind(production, "DestinationRule")[istio["destinationRule"]["name"]]
-    subsets = (istio["destinationRule"]["stableSubsetName"], istio["destinationRule"]["canarySubsetName"])
-    host = f"{service}.titanium.svc.cluster.local"
-    assert rule["spec"]["host"] == host
-    assert {subset["name"] for subset in rule["spec"]["subsets"]} >= set(subsets)
-    routes = {route["name"]: route for route in virtual_service["spec"]["http"]}
-    assert set(istio["virtualService"]["routes"]) == set(routes), "a route the Rollout does not weigh bypasses the canary"
-    for route in routes.values():
-        destinations = [(d["destination"]["host"], d["destination"].get("subset"), d.get("weight")) for d in route["route"]]
-        assert destinations == [(host, subsets[0], 100), (host, subsets[1], 0)], route["name"]
+def test_every_route_of_a_canaried_service_is_split_between_stable_and_canary(production: list[dict[str, Any]]) -> None:
+    for rollout in rollouts(production):
+        service = rollout["metadata"]["name"]
+        istio = rollout["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]
+        virtual_service = _of_kind(production, "VirtualService")[istio["virtualService"]["name"]]
+        rule = _of_kind(production, "DestinationRule")[istio["destinationRule"]["name"]]
+        subsets = (istio["destinationRule"]["stableSubsetName"], istio["destinationRule"]["canarySubsetName"])
+        host = f"{service}.titanium.svc.cluster.local"
+        assert rule["spec"]["host"] == host, service
+        assert {subset["name"] for subset in rule["spec"]["subsets"]} >= set(subsets), service
+        routes = {route["name"]: route for route in virtual_service["spec"]["http"]}
+        assert set(istio["virtualService"]["routes"]) == set(routes), f"{service}: a route the Rollout does not weigh"
+        for route in routes.values():
+            destinations = [(d["destination"]["host"], d["destination"].get("subset"), d.get("weight"))
+                            for d in route["route"]]
+            assert destinations == [(host, subsets[0], 100), (host, subsets[1], 0)], f"{service} {route['name']}"
 
 
 def test_the_steps_go_through_10_25_and_50_percent_with_pauses_under_analysis(production: list[dict[str, Any]]) -> None:
