@@ -94,8 +94,8 @@ def _arg_value(arg: dict[str, Any], rollout: dict[str, Any]) -> str:
 def _analyses(rollout: dict[str, Any]) -> list[dict[str, Any]]:
     """The background analysis and the analysis steps of a Rollout's canary."""
     canary = rollout["spec"].get("strategy", {}).get("canary", {})
-    return [canary["analysis"]] * ("analysis" in canary) + [step["analysis"] for step in canary.get("steps", [])
-                                                           if "analysis" in step]
+    background = [canary["analysis"]] if "analysis" in canary else []
+    return background + [step["analysis"] for step in canary.get("steps", []) if "analysis" in step]
 
 
 def render(query: str, args: dict[str, str | None]) -> str:
@@ -103,31 +103,37 @@ def render(query: str, args: dict[str, str | None]) -> str:
     return re.sub(r"\{\{\s*args\.([\w-]+)\s*\}\}", lambda match: str(args.get(match.group(1))), query)
 
 
+def _template_queries(rollout: dict[str, Any], template: dict[str, Any], passed: dict[str, str]) -> list[Query]:
+    """The Prometheus queries of one template as this Rollout runs it (its name is its service's)."""
+    where = f"Rollout/{rollout['metadata']['name']} AnalysisTemplate/{template['metadata']['name']}"
+    args = {arg["name"]: arg.get("value") for arg in template["spec"].get("args", [])} | passed
+    missing = [name for name, value in args.items() if value is None]
+    if missing:
+        raise ValueError(f"{where}: no value for the arguments {', '.join(missing)}")
+    return [Query(f"{where} metric {metric['name']}", rollout["metadata"]["name"],
+                  render(metric["provider"]["prometheus"]["query"], args),
+                  metric.get("successCondition", ""), metric.get("failureCondition"))
+            for metric in template["spec"]["metrics"] if "prometheus" in metric.get("provider", {})]
+
+
 def queries(objects: list[dict[str, Any]]) -> tuple[list[Query], list[str]]:
     """Every Prometheus query a Rollout would run, rendered with its arguments; and the problems met on the way."""
     templates = {obj["metadata"]["name"]: obj for obj in objects
                  if obj["kind"] in ("AnalysisTemplate", "ClusterAnalysisTemplate")}
-    found: dict[tuple[str, str], Query] = {}
+    found: dict[tuple[str, str], Query] = {}  # each overlay holds the same Rollouts: once each
     problems = []
     for rollout in (obj for obj in objects if obj["kind"] == "Rollout"):
         for analysis in _analyses(rollout):
-            passed = {arg["name"]: _arg_value(arg, rollout) for arg in analysis.get("args", [])}
             for ref in analysis["templates"]:
-                where = f"Rollout/{rollout['metadata']['name']} AnalysisTemplate/{ref['templateName']}"
-                template = templates.get(ref["templateName"])
-                if template is None:
-                    problems.append(f"{where}: no such template in the manifests")
+                if ref["templateName"] not in templates:
+                    problems.append(f"Rollout/{rollout['metadata']['name']}: no AnalysisTemplate {ref['templateName']}")
                     continue
-                args = {arg["name"]: arg.get("value") for arg in template["spec"].get("args", [])} | passed
-                problems += [f"{where}: argument {name} has no value" for name, value in args.items() if value is None]
-                for metric in template["spec"]["metrics"]:
-                    prometheus = metric.get("provider", {}).get("prometheus")
-                    if prometheus is None:
-                        continue
-                    promql = render(prometheus["query"], args)
-                    query = Query(f"{where} metric {metric['name']}", passed.get("service", ""), promql,
-                                  metric.get("successCondition", ""), metric.get("failureCondition"))
-                    found[(query.where, promql)] = query
+                try:
+                    passed = {arg["name"]: _arg_value(arg, rollout) for arg in analysis.get("args", [])}
+                    found |= {(query.where, query.promql): query
+                              for query in _template_queries(rollout, templates[ref["templateName"]], passed)}
+                except ValueError as exc:
+                    problems.append(f"Rollout/{rollout['metadata']['name']}: {exc}")
     return list(found.values()), problems
 
 
