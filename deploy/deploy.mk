@@ -16,8 +16,9 @@ deploy-check: deploy-manifests deploy-lint deploy-rules deploy-scan ## prove dep
 	@echo "deploy-check: passed."
 	@echo "  Not proven here (deploy/README.md says why): terraform validate and plan (no provider plugins"
 	@echo "  offline), docker build (no engine), the compose file against the Compose schema (no docker"
-	@echo "  compose), and anything only a live cluster shows; custom resources are checked against the"
-	@echo "  hand-written subset schemas in deploy/schemas, not the upstream CRDs."
+	@echo "  compose), and anything only a live cluster shows. Custom resources are checked against"
+	@echo "  deploy/schemas: the upstream CRDs' schemas for Argo Rollouts, External Secrets and CloudNativePG"
+	@echo "  (without their CEL rules), hand-written subsets for Istio, the Prometheus operator and Argo CD."
 
 # checkov pins versions that clash with Titanium's own, so it lives apart.
 $(CHECKOV_STAMP): deploy/requirements-checkov.txt
@@ -51,10 +52,11 @@ deploy-lint: install deploy-tools
 	$(BIN)/hadolint deploy/docker/Dockerfile
 	TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive deploy/terraform
 
-deploy-rules: $(VENV)/.promtool $(VENV)/.amtool
+deploy-rules: $(VENV)/.promtool $(VENV)/.amtool deploy-manifests
 	@echo "== promtool, amtool"
 	promtool check rules $(PROMETHEUS_RULES)/*.yml
 	promtool test rules $(PROMETHEUS_TESTS)/*.yml
+	$(BIN)/python deploy/tools/analysis_queries.py --build $(DEPLOY_BUILD)
 	amtool check-config $(ALERTMANAGER_CONFIG)
 	amtool config routes test --config.file=$(ALERTMANAGER_CONFIG) --verify.receivers=pager severity=page
 	amtool config routes test --config.file=$(ALERTMANAGER_CONFIG) --verify.receivers=ticket severity=ticket
@@ -76,5 +78,6 @@ kind-secret: install
 	  --from-literal=postgres-password="$$pg" --from-literal=redis-password="$$rd" \
 	  --from-literal=users-database-url="postgresql://titanium:$$pg@postgres:5432/titanium_users" \
 	  --from-literal=blog-database-url="postgresql://titanium:$$pg@postgres:5432/titanium_blog" \
+	  --from-literal=blog-database-read-url= \
 	  --from-literal=redis-url="redis://:$$rd@redis:6379/0" \
-	  --from-file=jwt-private-key="$$dir/jwt.pem"
+	  --from-file=jwt-private-key="$$dir/jwt.pem" --from-literal=jwt-verification-keys=

@@ -43,6 +43,6 @@ resource "helm_release" "titanium_app" {
       })
     }
   })]
-  # The Secret and the mesh must exist before the first sync.
-  depends_on = [helm_release.argo_cd, kubernetes_secret_v1.titanium, helm_release.istio_ingress, helm_release.kube_prometheus_stack]
+  # The mesh and the controllers of the app's custom resources must exist before the first sync.
+  depends_on = [helm_release.argo_cd, helm_release.controller, helm_release.istio_ingress, helm_release.kube_prometheus_stack]
 }

@@ -2,12 +2,18 @@
 # own is restricted; its sidecars need no privilege because Istio's CNI
 # plugin, not an init container, sets up their traffic redirection.
 locals {
-  namespaces = {
-    (var.app_namespace) = { pod_security = "restricted", istio_injection = true }
-    "istio-system"      = { pod_security = "privileged", istio_injection = false } # the CNI node agent
-    "monitoring"        = { pod_security = "privileged", istio_injection = false } # node-exporter reads the host
-    "argocd"            = { pod_security = "baseline", istio_injection = false }
-  }
+  namespaces = merge(
+    {
+      (var.app_namespace) = { pod_security = "restricted", istio_injection = true }
+      "istio-system"      = { pod_security = "privileged", istio_injection = false } # the CNI node agent
+      "monitoring"        = { pod_security = "privileged", istio_injection = false } # node-exporter reads the host
+      "argocd"            = { pod_security = "baseline", istio_injection = false }
+      # The controllers of controllers.tf, outside the mesh.
+      "argo-rollouts"    = { pod_security = "baseline", istio_injection = false }
+      "external-secrets" = { pod_security = "baseline", istio_injection = false }
+    },
+    var.cloudnative_pg_version == null ? {} : { "cnpg-system" = { pod_security = "baseline", istio_injection = false } },
+  )
 }
 
 resource "kubernetes_namespace_v1" "this" {

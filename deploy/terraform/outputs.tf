@@ -17,8 +17,3 @@ output "ingress_gateway" {
   description = "The Istio ingress gateway release; its Service's external address is the platform's."
   value       = "${helm_release.istio_ingress.name}.${local.istio_namespace}"
 }
-
-output "jwt_public_key_pem" {
-  description = "The token signing key's public half, when Terraform generated the key."
-  value       = var.jwt_private_key_pem == null ? tls_private_key.jwt.public_key_pem : null
-}

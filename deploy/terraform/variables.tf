@@ -64,31 +64,22 @@ variable "argocd_apps_version" {
   default     = "2.0.2"
 }
 
-variable "postgres_password" {
-  description = "The password of PostgreSQL's titanium user; null generates one."
+variable "argo_rollouts_version" {
+  description = "The argo-rollouts chart's version (the canary releases' controller; chart 2.41.1 is Argo Rollouts v1.9.1)."
   type        = string
-  default     = null
-  sensitive   = true
+  default     = "2.41.1"
 }
 
-variable "redis_password" {
-  description = "Redis's password; null generates one."
+variable "external_secrets_version" {
+  description = "The external-secrets chart's version (the External Secrets Operator, which writes titanium-secrets)."
   type        = string
-  default     = null
-  sensitive   = true
+  default     = "2.9.0"
 }
 
-variable "jwt_private_key_pem" {
-  description = "The Ed25519 token signing key, PKCS#8 PEM (`titanium keygen` writes one); null generates one."
+variable "cloudnative_pg_version" {
+  description = "The cloudnative-pg chart's version (0.29.0 is CloudNativePG 1.30.0), for overlays/production-cnpg; null to leave it out."
   type        = string
   default     = null
-  sensitive   = true
-}
-
-variable "postgres_host" {
-  description = "Where PostgreSQL answers: the in-cluster StatefulSet by default, or a managed server."
-  type        = string
-  default     = "postgres"
 }
 
 variable "tls_certificate_pem" {

@@ -10,14 +10,6 @@ terraform {
       source  = "hashicorp/kubernetes"
       version = "~> 2.38"
     }
-    random = {
-      source  = "hashicorp/random"
-      version = "~> 3.7"
-    }
-    tls = {
-      source  = "hashicorp/tls"
-      version = "~> 4.1"
-    }
   }
 }
 

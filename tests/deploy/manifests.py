@@ -23,7 +23,7 @@ from titanium.core.registry import DATABASE_OWNERS, SERVICE_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
-OVERLAYS = ("local", "production")
+OVERLAYS = ("local", "production", "production-cnpg")
 ENV_PREFIX = "TITANIUM_"
 
 

@@ -56,8 +56,20 @@ def expected_flows() -> set[tuple[str, str]]:
     return call_graph() | {(INGRESS, "gateway")} | {(PROMETHEUS, service) for service in SERVICE_NAMES}
 
 
+# PostgreSQL's port on the instances the CloudNativePG operator makes for a Cluster.
+POSTGRES_PORT = 5432
+
+
+def _operated_postgres(cluster: dict[str, Any]) -> Peer:
+    """The instances of a CloudNativePG Cluster: labelled with its inherited labels and cnpg.io/cluster, run as a
+    ServiceAccount named after it (the operator's conventions)."""
+    name = cluster["metadata"]["name"]
+    labels = {**cluster["spec"].get("inheritedMetadata", {}).get("labels", {}), "cnpg.io/cluster": name}
+    return Peer(labels[NAME_LABEL], NAMESPACE, labels, f"cluster.local/ns/{NAMESPACE}/sa/{name}", POSTGRES_PORT)
+
+
 def workloads(objects: list[dict[str, Any]]) -> list[Peer]:
-    found = []
+    found = [_operated_postgres(obj) for obj in objects if obj["kind"] == "Cluster"]
     for obj in (o for o in objects if o["kind"] in ("Deployment", "StatefulSet")):
         spec = obj["spec"]["template"]["spec"]
         ports = [port["containerPort"] for container in spec["containers"] for port in container.get("ports", [])]

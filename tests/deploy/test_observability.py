@@ -21,8 +21,9 @@ SUFFIXES = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "
 # Our series, not the recording rules' names (level:metric:operation).
 OUR_SERIES = re.compile(r"(?<![:\w])((?:http|upstream|cache|db_pool|users|auth|blog|process)_[a-z_]+|up)(?![:\w])")
 # Labels Prometheus puts on every scraped series (the service label by the scrape configuration:
-# compose's static targets, the ServiceMonitor in Kubernetes).
-TARGET_LABELS = {"job", "instance", "service"}
+# compose's static targets, the ServiceMonitor in Kubernetes), and the one the ServiceMonitor
+# copies from the pods of an Argo Rollout.
+TARGET_LABELS = {"job", "instance", "service", "rollouts_pod_template_hash"}
 # Series that no prometheus_client metric object of core/metrics.py defines: the database pool's
 # (a custom collector, read at each scrape), the process collector's that prometheus_client
 # registers by default, and Prometheus's own `up`.

@@ -27,12 +27,15 @@ from tests.deploy.manifests import (
 )
 from titanium.core.registry import SERVICE_NAMES
 
-# Settings that stand in for each other: the signing key as PEM text or as a
-# file (core/settings.py AuthSettings requires one of the two).
-ALTERNATIVES = {"jwt_private_key": "jwt_private_key_file", "jwt_private_key_file": "jwt_private_key"}
+# Settings that stand in for each other: the signing key, and the keys that
+# only verify, as PEM text or as a file (core/settings.py AuthSettings).
+ALTERNATIVES = {"jwt_private_key": "jwt_private_key_file", "jwt_private_key_file": "jwt_private_key",
+                "jwt_verification_keys": "jwt_verification_keys_file",
+                "jwt_verification_keys_file": "jwt_verification_keys"}
 # A stand-in for a value that comes from a Secret, so the settings class can parse the rest.
 SECRET_STAND_INS = {"database_url": "postgresql://titanium:secret@postgres:5432/titanium", "redis_url": "redis://redis:6379/0",
-                    "jwt_private_key": "PEM"}
+                    "jwt_private_key": "PEM",
+                    "database_read_url": "postgresql://titanium:secret@postgres-ro:5432/titanium"}
 
 
 def _fields(container: Container) -> set[str]:

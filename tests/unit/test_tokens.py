@@ -5,6 +5,7 @@ from pathlib import Path
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from titanium.core import tokens
 
@@ -140,3 +141,30 @@ def test_refresh_tokens_are_random_and_stored_as_a_hash():
     assert first != second and len(first) >= 43
     digest = tokens.refresh_token_hash(first)
     assert len(digest) == 64 and first not in digest and digest == tokens.refresh_token_hash(first)
+
+
+def _public_pem(issuer) -> str:
+    return issuer.private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def test_verification_keys_are_read_from_public_and_private_pem_blocks(issuer):
+    other = tokens.TokenIssuer(tokens.load_private_key(tokens.generate_private_key_pem()), "titanium-auth", "titanium", 60)
+    private_pem = other.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()).decode()
+    keys = tokens.load_public_keys(f"{_public_pem(issuer)}\n{private_pem}")
+    assert [tokens.public_jwk(key)["kid"] for key in keys] == [issuer.jwk["kid"], other.jwk["kid"]]
+    # A token either signed verifies against the keys read.
+    by_kid = {tokens.public_jwk(key)["kid"]: key for key in keys}
+    assert tokens.verify(other.issue(3, "bob"), by_kid, "titanium-auth", "titanium")["username"] == "bob"
+
+
+@pytest.mark.parametrize("text", ["", "  \n"])
+def test_blank_verification_keys_are_none(text):
+    assert tokens.load_public_keys(text) == []
+
+
+@pytest.mark.parametrize("text", ["not a key", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"])
+def test_a_verification_key_pasted_wrongly_is_an_error(text):
+    with pytest.raises(ValueError):
+        tokens.load_public_keys(text)

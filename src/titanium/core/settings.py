@@ -123,6 +123,15 @@ class AuthSettings(RedisSettings, TokenAudienceSettings):
     # PEM text of the Ed25519 signing key (from a Secret), or a file holding it.
     jwt_private_key: str | None = None
     jwt_private_key_file: Path | None = None
+    # Keys that verify tokens and are published in the JWKS, but never sign:
+    # while the signing key changes, the previous key (so that the tokens it
+    # signed still verify until they expire) or the next one (published
+    # before auth signs with it, so every verifier holds it first). PEM text
+    # of one or more Ed25519 keys, public (or private: only the public half
+    # is used), or a file holding it; empty for none (deploy/README.md, "Changing
+    # the token signing key").
+    jwt_verification_keys: str | None = None
+    jwt_verification_keys_file: Path | None = None
     # An access token's life: short, since a revocation reaches the blog
     # within a second but an unrevoked stolen token works until it expires.
     token_ttl_seconds: int = Field(default=900, gt=0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import time
 import uuid
@@ -69,6 +70,32 @@ def load_or_create_key_file(path: Path) -> Ed25519PrivateKey:
         finally:
             draft.unlink()
     return load_private_key(path.read_bytes())
+
+
+# One PEM block: its label (PRIVATE KEY, PUBLIC KEY) and the whole block.
+PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----\s.*?-----END \1-----", re.DOTALL)
+
+
+def load_public_keys(pem_text: str) -> list[Ed25519PublicKey]:
+    """Every Ed25519 key in `pem_text`, as its public half: public keys as they are, private keys' public halves.
+
+    Blank text holds no key; text that is not blank but holds no PEM block, or
+    a block that is not an Ed25519 key, is an error (a key pasted wrongly must
+    stop auth at start-up, not silently refuse the tokens it signed).
+    """
+    blocks = list(PEM_BLOCK.finditer(pem_text))
+    if pem_text.strip() and not blocks:
+        raise ValueError("no PEM block in the verification keys (each starts with -----BEGIN PUBLIC KEY-----)")
+    keys = []
+    for block in blocks:
+        if block.group(1) == "PUBLIC KEY":
+            key = serialization.load_pem_public_key(block.group(0).encode())
+            if not isinstance(key, Ed25519PublicKey):
+                raise ValueError("a verification key is not an Ed25519 public key")
+            keys.append(key)
+        else:
+            keys.append(load_private_key(block.group(0)).public_key())
+    return keys
 
 
 def public_jwk(public_key: Ed25519PublicKey) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from limits import RateLimitItem
@@ -46,10 +47,15 @@ OUTCOMES = (
 
 class Auth:
     def __init__(self, settings: AuthSettings, issuer: tokens.TokenIssuer, users: httpx.AsyncClient,
-                 limiter: RateLimiter) -> None:
+                 limiter: RateLimiter, verification_keys: list[Ed25519PublicKey] | None = None) -> None:
         self.settings = settings
         self.issuer = issuer
+        # What verifies a token: the signing key, and the keys of a key change that only verify.
         self.keys = {issuer.jwk["kid"]: issuer.private_key.public_key()}
+        for key in verification_keys or []:
+            self.keys.setdefault(tokens.public_jwk(key)["kid"], key)
+        # What the JWKS publishes: the signing key first, then the others.
+        self.jwks = [issuer.jwk, *(tokens.public_jwk(key) for kid, key in self.keys.items() if kid != issuer.jwk["kid"])]
         self.users = users
         self.limiter = limiter
         self.revocations = RevocationList(revocations_over_http(users, "/internal/revocations"))
@@ -163,7 +169,7 @@ async def verify(request: Request, service: AuthDep) -> JSONResponse:
 @router.get("/auth/jwks")
 @router.get("/.well-known/jwks.json")
 async def jwks(service: AuthDep) -> JSONResponse:
-    return JSONResponse({"keys": [service.issuer.jwk]}, headers={"Cache-Control": "public, max-age=300"})
+    return JSONResponse({"keys": service.jwks}, headers={"Cache-Control": "public, max-age=300"})
 
 
 def signing_key(settings: AuthSettings) -> Any:
@@ -175,16 +181,29 @@ def signing_key(settings: AuthSettings) -> Any:
     return tokens.load_or_create_key_file(settings.data_dir / "keys" / KEY_FILE_NAME)
 
 
+def verification_keys(settings: AuthSettings) -> list[Ed25519PublicKey]:
+    """The keys that verify tokens but never sign them (a key change's previous or next key)."""
+    if settings.jwt_verification_keys:
+        return tokens.load_public_keys(settings.jwt_verification_keys)
+    if settings.jwt_verification_keys_file:
+        return tokens.load_public_keys(settings.jwt_verification_keys_file.read_text())
+    return []
+
+
 def build(settings: AuthSettings | None = None) -> FastAPI:
     settings = settings or AuthSettings()
     issuer = tokens.TokenIssuer(signing_key(settings), settings.jwt_issuer, settings.jwt_audience,
                                 settings.token_ttl_seconds)
     limiter = RateLimiter(settings.redis_url, settings.redis_prefix)
+    also_verifying = verification_keys(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with http_client(1.0, 5.0, base_url=settings.users_url, service="users") as client:
-            app.state.auth = Auth(settings, issuer, client, limiter)
+            app.state.auth = Auth(settings, issuer, client, limiter, also_verifying)
+            # Which keys this process holds: what an operator checks during a key change.
+            log.info("token keys", signing_kid=issuer.jwk["kid"],
+                     verification_kids=[jwk["kid"] for jwk in app.state.auth.jwks[1:]])
             yield
 
     async def soft_checks() -> dict[str, bool]:
