@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,13 +21,13 @@ ENV = {"TITANIUM_MAX_IN_FLIGHT": str(BOUND), "TITANIUM_RATE_LIMIT_PER_ADDRESS": 
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    running = Platform(tmp_path_factory.mktemp("overload"), ENV).start()
+def platform(own_platform) -> Platform:
+    """A platform of this module's own: it is loaded until it refuses."""
+    running = own_platform(env=ENV)
     author = Client(running.url).signed_up()
     for number in range(20):
         author.create_post(title=f"Post {number}", content="Words. " * 200, category_name="Load")
-    yield running
-    assert running.stop() == 0, running.output()
+    return running
 
 
 def k6(platform: Platform, users: int, seconds: int, scratch: Path) -> dict:

@@ -49,9 +49,9 @@ class Observed:
 
 
 @pytest.fixture(scope="module")
-def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
-    """The platform under traffic, watched by Prometheus for HEALTHY_SECONDS already."""
-    platform = Platform(tmp_path_factory.mktemp("observed-platform"), PLATFORM_ENV).start()
+def observed(tmp_path_factory: pytest.TempPathFactory, own_platform) -> Iterator[Observed]:
+    """The platform under traffic (of its own: the tests freeze its blog), watched by Prometheus for HEALTHY_SECONDS already."""
+    platform = own_platform(env=PLATFORM_ENV)
     prometheus = Prometheus(tmp_path_factory.mktemp("prometheus"), platform.base_port, WINDOW_FACTOR)
     traffic = None
     try:
@@ -69,8 +69,6 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
         if traffic is not None:
             traffic.stop()
         prometheus.stop()
-        stopped = platform.stop()
-    assert stopped == 0, platform.output()
 
 
 def _within(seconds: float, condition: Callable[[], T]) -> T | None:

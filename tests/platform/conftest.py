@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.platform.harness import Client, Platform
+from tests.platform.harness import Client, Platform, Platforms
 
 # Each test person calls from a loopback address of their own, so one
 # test's logins never spend another's budget.
@@ -14,11 +14,9 @@ PLATFORM_ENV = {
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory):
-    """The embedded default (SQLite, in-process cache), shared by the tests that leave it as they found it."""
-    running = Platform(tmp_path_factory.mktemp("platform"), PLATFORM_ENV).start()
-    yield running
-    assert running.stop() == 0, running.output()
+def platform(platforms: Platforms) -> Platform:
+    """The embedded default (SQLite, in-process cache), shared by every test that leaves it as it found it."""
+    return platforms.shared(env=PLATFORM_ENV)
 
 
 @pytest.fixture

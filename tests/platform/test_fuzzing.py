@@ -13,19 +13,16 @@ from pathlib import Path
 import pytest
 
 from tests.platform.conftest import PLATFORM_ENV
-from tests.platform.harness import Client, Platform
+from tests.platform.harness import Client
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 CHECKS = "not_a_server_error,negative_data_rejection"
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory):
+def platform(own_platform):
     """A platform of this module's own: fuzzing fills it with strange posts and accounts."""
-    env = {**PLATFORM_ENV, "TITANIUM_RATE_LIMIT_PER_ADDRESS": "100000/minute"}  # every request from one address
-    running = Platform(tmp_path_factory.mktemp("fuzzed"), env).start()
-    yield running
-    assert running.stop() == 0, running.output()
+    return own_platform(env={**PLATFORM_ENV, "TITANIUM_RATE_LIMIT_PER_ADDRESS": "100000/minute"})  # all from one address
 
 
 def fuzz(schema_url: str, base_url: str, *headers: str) -> subprocess.CompletedProcess:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -19,25 +18,24 @@ from redis import Redis
 
 from tests.faults.servers import PrivateRedis
 from tests.platform.conftest import PLATFORM_ENV
-from tests.platform.harness import Client, Platform, unique, wait_until
+from tests.platform.harness import Client, Platform, Platforms, unique, wait_until
 
 REPLAYED = "idempotent-replayed"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres-and-redis"])
-def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    env = dict(PLATFORM_ENV)
-    if request.param == "postgres-and-redis":
-        databases = request.getfixturevalue("postgres_databases")
-        env |= {
-            "TITANIUM_USERS_DATABASE_URL": databases.new("users"),
-            "TITANIUM_BLOG_DATABASE_URL": databases.new("blog"),
-            "TITANIUM_REDIS_URL": request.getfixturevalue("redis_server"),
-            "TITANIUM_REDIS_PREFIX": request.getfixturevalue("redis_prefix"),
-        }
-    running = Platform(tmp_path_factory.mktemp(f"idempotency-{request.param}"), env).start()
-    yield running
-    assert running.stop() == 0, running.output()
+BACKENDS = {"sqlite": {}, "postgres-and-redis": {"postgres": True, "redis": True}}
+
+
+@pytest.fixture(scope="module", params=list(BACKENDS))
+def platform(request: pytest.FixtureRequest, platforms: Platforms) -> Platform:
+    """The shared platform of each backend: keys are per caller, and each test's people are new."""
+    return platforms.shared(env=PLATFORM_ENV, **BACKENDS[request.param])
+
+
+@pytest.fixture(scope="module", params=list(BACKENDS))
+def breakable(request: pytest.FixtureRequest, own_platform) -> Platform:
+    """A platform of this module's own on each backend: these tests kill its gateway or its blog."""
+    return own_platform(env=PLATFORM_ENV, **BACKENDS[request.param])
 
 
 @pytest.fixture
@@ -186,7 +184,8 @@ def test_a_retried_registration_gets_the_first_account_from_the_same_address_onl
                             ).status_code == 422, "from the first address, the key still stands for the first request"
 
 
-def test_a_retry_after_a_gateway_crash_returns_the_first_answer(platform, person):
+def test_a_retry_after_a_gateway_crash_returns_the_first_answer(breakable):
+    platform, person = breakable, Client(breakable.url).signed_up()
     category, key = unique("cat"), new_key()
     first = create(person, key, category_name=category)
     assert first.status_code == 201
@@ -202,7 +201,8 @@ def test_a_retry_after_a_gateway_crash_returns_the_first_answer(platform, person
     assert len(posts_in(person, category)) == 1
 
 
-def test_a_retry_after_the_blog_died_before_keeping_its_answer_finds_the_first_post(platform, person):
+def test_a_retry_after_the_blog_died_before_keeping_its_answer_finds_the_first_post(breakable):
+    platform, person = breakable, Client(breakable.url).signed_up()
     category, key = unique("cat"), new_key()
     first = create(person, key, category_name=category)
     assert first.status_code == 201
@@ -234,14 +234,9 @@ def forget_kept_answers(platform: Platform) -> None:
 
 
 @pytest.fixture(scope="module")
-def redis_that_dies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, PrivateRedis]]:
-    redis = PrivateRedis()
-    redis.start()
-    env = {**PLATFORM_ENV, "TITANIUM_REDIS_URL": redis.url}
-    running = Platform(tmp_path_factory.mktemp("idempotency-redis-dies"), env).start()
-    yield running, redis
-    redis.stop()
-    assert running.stop() == 0, running.output()
+def redis_that_dies(private_redis: PrivateRedis, own_platform) -> tuple[Platform, PrivateRedis]:
+    """A platform of this module's own, on a Redis of its own that the test stops."""
+    return own_platform(env={**PLATFORM_ENV, "TITANIUM_REDIS_URL": private_redis.url}), private_redis
 
 
 def test_a_dead_redis_still_answers_a_retried_create_once_from_the_database_logged(redis_that_dies):
