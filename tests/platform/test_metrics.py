@@ -12,7 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.platform.conftest import PLATFORM_ENV
+from tests.platform.conftest import LOGINS_PER_ADDRESS, PLATFORM_ENV
 from tests.platform.harness import SERVICES, Client, Platform, unique, wait_until
 from titanium.core.database import SQLITE_READERS
 
@@ -154,7 +154,7 @@ def test_too_many_logins_count_as_throttled(fresh):
     before = value(scrape(platform, "auth"), "auth_logins_total", service="auth", result="throttled")
     person = Client(platform.url)
     person.username = unique()
-    statuses = [person.login(password="wrong password").status_code for _ in range(31)]  # 30 a minute per address
+    statuses = [person.login(password="wrong password").status_code for _ in range(LOGINS_PER_ADDRESS + 1)]
     assert 429 in statuses
     after = value(scrape(platform, "auth"), "auth_logins_total", service="auth", result="throttled")
     assert after is not None and before is not None and after - before == statuses.count(429)

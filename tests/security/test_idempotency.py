@@ -148,20 +148,13 @@ def test_a_keyed_write_with_a_token_not_accepted_is_401_and_keeps_nothing_under_
     assert made.status_code == 201 and REPLAYED not in made.headers, made.text
 
 
-@pytest.mark.parametrize("key", ["", "x" * 256, "two words", "caf\u00e9", 'half"quoted', '"unclosed', "back\\slash"])
-def test_a_malformed_key_is_400_and_nothing_is_made(person, key):
+def test_a_malformed_key_is_400_and_nothing_is_made(person):
+    # Every malformed form of the header, in-process: tests/unit/test_idempotency.py. Here: the blog refuses one.
     category = unique("cat")
-    headers = {**person.auth, "Idempotency-Key": key.encode("utf-8")}
     body = {"title": "Once", "content": "c", "category_name": category}
-    assert_json_error(person.http.post("/blog/api/posts", json=body, headers=headers), 400)
-    assert posts_in(person, category) == []
-
-
-def test_two_keys_on_one_request_are_400(person):
-    category = unique("cat")
-    headers = [*person.auth.items(), ("Idempotency-Key", new_key()), ("Idempotency-Key", new_key())]
-    body = {"title": "Once", "content": "c", "category_name": category}
-    assert_json_error(person.http.post("/blog/api/posts", json=body, headers=headers), 400)
+    for headers in ({**person.auth, "Idempotency-Key": "two words"},
+                    [*person.auth.items(), ("Idempotency-Key", new_key()), ("Idempotency-Key", new_key())]):
+        assert_json_error(person.http.post("/blog/api/posts", json=body, headers=headers), 400)
     assert posts_in(person, category) == []
     assert create(person, "k" * 255, category_name=category).status_code == 201, "255 characters is the limit"
 
