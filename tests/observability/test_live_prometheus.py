@@ -37,6 +37,7 @@ HEALTHY_SECONDS = 45  # of traffic before the healthy platform is judged: every 
 PAGE_WITHIN_SECONDS = 120
 QUIET_WITHIN_SECONDS = 150  # the slower page (6h/30m, scaled to 12m/1m) needs its short window to empty
 AVAILABILITY_PAGE = {"alertname": "TitaniumReadErrorBudgetBurn", "severity": "page"}
+SLO_BUDGET = 0.01  # every SLO allows 1% of its reads or writes to fail it (docs/slo.md)
 
 T = TypeVar("T")
 
@@ -115,9 +116,19 @@ def _describe(alerts: list[dict]) -> str:
 
 def test_no_alert_is_pending_or_firing_on_a_healthy_platform(observed: Observed) -> None:
     alerts = observed.prometheus.alerts()
-    # The latency alerts also judge the machine: a login hashes for a second on 2 busy cores.
-    assert not alerts, (f"alerts on a healthy platform (clients got {dict(observed.traffic.counts())}; "
-                        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):\n{_describe(alerts)}")
+    # The latency alerts also judge the machine: a login hashes for a second on 2 busy cores. One of them is a
+    # false alarm only if the clients' own timings met its SLO (more than the 1% budget late is a true one).
+    false_alarms = [alert for alert in alerts if not _late_for_the_clients_too(alert, observed.traffic)]
+    assert not false_alarms, (
+        f"alerts on a healthy platform (clients got {dict(observed.traffic.counts())}; late for the clients: "
+        f"{observed.traffic.late_share('read'):.1%} of reads, {observed.traffic.late_share('write'):.1%} of writes; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):\n{_describe(false_alarms)}")
+
+
+def _late_for_the_clients_too(alert: dict, traffic: Traffic) -> bool:
+    """A latency alert whose SLO the clients saw missed: more than its 1% of reads or writes answered late."""
+    kind = {"read-latency": "read", "write-latency": "write"}.get(alert["labels"].get("slo", ""))
+    return kind is not None and traffic.late_share(kind) > SLO_BUDGET
 
 
 def _availability_pages(prometheus: Prometheus) -> list[dict]:

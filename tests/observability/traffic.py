@@ -23,12 +23,17 @@ PAUSE_SECONDS = 0.25  # about 4 requests a second each, under the 300/minute bud
 # then, not every round and not all at once, as people do. Every 8 rounds
 # (about 50 s) also keeps under the login limits per user and address.
 LOGIN_EVERY_ROUNDS = 8
+# The latency SLOs' bounds (docs/slo.md): a read within 250 ms, a write within 1 s.
+SLO_SECONDS = {"read": 0.25, "write": 1.0}
 
 
 class Traffic:
     def __init__(self, base_url: str, people: int = 4) -> None:
         self.people = [Client(base_url).signed_up() for _ in range(people)]
         self.answers: Counter[str] = Counter()  # status code (or the error's name) -> how many
+        # "read" or "write" -> how many answers, and how many came later than the SLO's bound, as the clients timed them
+        self.answered: Counter[str] = Counter()
+        self.late: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._threads = [threading.Thread(target=self._use, args=(person, turn), daemon=True)
@@ -96,10 +101,21 @@ class Traffic:
             actions.append(lambda: http.post("/api/login", json={"username": stranger, "password": "wrong"}))
         return actions
 
-    def _count(self, action: Callable[[], httpx.Response]) -> None:
-        try:
-            outcome = str(action().status_code)
-        except httpx.HTTPError as error:
-            outcome = type(error).__name__
+    def late_share(self, kind: str) -> float:
+        """The share of the clients' reads or writes answered later than their SLO's bound (0 when none was made)."""
         with self._lock:
-            self.answers[outcome] += 1
+            return self.late[kind] / self.answered[kind] if self.answered[kind] else 0.0
+
+    def _count(self, action: Callable[[], httpx.Response]) -> None:
+        started = time.monotonic()
+        try:
+            answer = action()
+        except httpx.HTTPError as error:
+            with self._lock:
+                self.answers[type(error).__name__] += 1
+            return
+        kind = "read" if answer.request.method in ("GET", "HEAD") else "write"
+        with self._lock:
+            self.answers[str(answer.status_code)] += 1
+            self.answered[kind] += 1
+            self.late[kind] += time.monotonic() - started > SLO_SECONDS[kind]
