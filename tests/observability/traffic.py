@@ -29,12 +29,13 @@ SLO_SECONDS = {"read": 0.25, "write": 1.0}
 
 class Traffic:
     def __init__(self, base_url: str, people: int = 4) -> None:
-        self.people = [Client(base_url).signed_up() for _ in range(people)]
         self.answers: Counter[str] = Counter()  # status code (or the error's name) -> how many
-        # "read" or "write" -> how many answers, and how many came later than the SLO's bound, as the clients timed them
+        # "read" or "write" -> how many answers, and how many came later than the SLO's bound, as the clients
+        # timed them: every request the gateway sees from them, their sign-ups included.
         self.answered: Counter[str] = Counter()
         self.late: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self.people = [self._signed_up(Client(base_url)) for _ in range(people)]
         self._stopping = threading.Event()
         self._threads = [threading.Thread(target=self._use, args=(person, turn), daemon=True)
                          for turn, person in enumerate(self.people)]
@@ -101,21 +102,29 @@ class Traffic:
             actions.append(lambda: http.post("/api/login", json={"username": stranger, "password": "wrong"}))
         return actions
 
+    def _signed_up(self, person: Client) -> Client:
+        for step, status in ((person.register, "201"), (person.login, "200")):
+            outcome = self._count(step)
+            assert outcome == status, f"signing up: {outcome}"
+        return person
+
     def late_share(self, kind: str) -> float:
         """The share of the clients' reads or writes answered later than their SLO's bound (0 when none was made)."""
         with self._lock:
             return self.late[kind] / self.answered[kind] if self.answered[kind] else 0.0
 
-    def _count(self, action: Callable[[], httpx.Response]) -> None:
+    def _count(self, action: Callable[[], httpx.Response]) -> str:
+        """Send and count one request; its status (or the error's name)."""
         started = time.monotonic()
         try:
             answer = action()
         except httpx.HTTPError as error:
             with self._lock:
                 self.answers[type(error).__name__] += 1
-            return
+            return type(error).__name__
         kind = "read" if answer.request.method in ("GET", "HEAD") else "write"
         with self._lock:
             self.answers[str(answer.status_code)] += 1
             self.answered[kind] += 1
             self.late[kind] += time.monotonic() - started > SLO_SECONDS[kind]
+        return str(answer.status_code)
