@@ -5,8 +5,15 @@ import jwt
 import pytest
 
 from tests.platform.conftest import LOGINS_PER_ADDRESS
-from tests.platform.harness import Client, unique
+from tests.platform.harness import Client, Platform, unique
 from titanium.core import tokens
+
+
+@pytest.fixture(scope="module")
+def person(platform: Platform) -> Client:
+    """One writer for the module's tests: signing up (two password hashes) is most of a refusal test's cost,
+    and each test's posts and attempts are its own."""
+    return Client(platform.url).signed_up()
 
 
 def assert_error(answer: httpx.Response, status: int) -> dict:

@@ -38,8 +38,9 @@ def breakable(request: pytest.FixtureRequest, own_platform) -> Platform:
     return own_platform(env=PLATFORM_ENV, **BACKENDS[request.param])
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def person(platform: Platform) -> Client:
+    """One writer for each backend's tests: keys are per caller and each test's keys and categories are new."""
     return Client(platform.url).signed_up()
 
 
