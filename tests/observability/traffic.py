@@ -25,6 +25,12 @@ PAUSE_SECONDS = 0.25  # about 4 requests a second each, under the 300/minute bud
 LOGIN_EVERY_ROUNDS = 8
 # The latency SLOs' bounds (docs/slo.md): a read within 250 ms, a write within 1 s.
 SLO_SECONDS = {"read": 0.25, "write": 1.0}
+# TitaniumHighLatency's bound on each service's 95th percentile.
+SLOW_SECONDS = 1.0
+# The services that answer a request to a public path (the first prefix that matches), besides the gateway: a
+# client waits at least as long as each of them took.
+SERVICES_OF_PATH = (("/api/login", ("auth", "users")), ("/api/refresh", ("auth", "users")), ("/api/verify", ("auth",)),
+                    ("/.well-known/", ("auth",)), ("/api/", ("users",)), ("/blog", ("blog",)), ("/", ("dashboard",)))
 
 
 class Traffic:
@@ -34,6 +40,9 @@ class Traffic:
         # timed them: every request the gateway sees from them, their sign-ups included.
         self.answered: Counter[str] = Counter()
         self.late: Counter[str] = Counter()
+        # service -> how many of the clients' requests it answered a part of, and how many took over SLOW_SECONDS
+        self.through: Counter[str] = Counter()
+        self.slow_through: Counter[str] = Counter()
         self._lock = threading.Lock()
         self.people = [self._signed_up(Client(base_url)) for _ in range(people)]
         self._stopping = threading.Event()
@@ -113,6 +122,11 @@ class Traffic:
         with self._lock:
             return self.late[kind] / self.answered[kind] if self.answered[kind] else 0.0
 
+    def slow_share(self, service: str) -> float:
+        """The share of the clients' requests through `service` that took longer than SLOW_SECONDS."""
+        with self._lock:
+            return self.slow_through[service] / self.through[service] if self.through[service] else 0.0
+
     def _count(self, action: Callable[[], httpx.Response]) -> str:
         """Send and count one request; its status (or the error's name)."""
         started = time.monotonic()
@@ -122,9 +136,15 @@ class Traffic:
             with self._lock:
                 self.answers[type(error).__name__] += 1
             return type(error).__name__
+        seconds = time.monotonic() - started
         kind = "read" if answer.request.method in ("GET", "HEAD") else "write"
+        path = answer.request.url.path
+        services = ("gateway", *next(names for prefix, names in SERVICES_OF_PATH if path.startswith(prefix)))
         with self._lock:
             self.answers[str(answer.status_code)] += 1
             self.answered[kind] += 1
-            self.late[kind] += time.monotonic() - started > SLO_SECONDS[kind]
+            self.late[kind] += seconds > SLO_SECONDS[kind]
+            for service in services:
+                self.through[service] += 1
+                self.slow_through[service] += seconds > SLOW_SECONDS
         return str(answer.status_code)
