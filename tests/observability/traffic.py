@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 
 import httpx
 
-from tests.platform.harness import Client, unique
+from tests.platform.harness import Client, unique, until_not_busy
 
 PAUSE_SECONDS = 0.25  # about 4 requests a second each, under the 300/minute budget of PLATFORM_ENV
 # A login hashes (argon2id, 64 MiB, slow on purpose): people log in now and
@@ -112,9 +113,11 @@ class Traffic:
         return actions
 
     def _signed_up(self, person: Client) -> Client:
-        for step, status in ((person.register, "201"), (person.login, "200")):
-            outcome = self._count(step)
-            assert outcome == status, f"signing up: {outcome}"
+        """As `Client.signed_up`, each request counted and timed."""
+        person.username, key = unique(), {"Idempotency-Key": str(uuid.uuid4())}
+        for step, status in ((lambda: person.register(person.username, headers=key), 201), (person.login, 200)):
+            answer = until_not_busy(lambda step=step: self._count(step))
+            assert answer is not None and answer.status_code == status, f"signing up: {answer}"
         return person
 
     def late_share(self, kind: str) -> float:
@@ -127,15 +130,15 @@ class Traffic:
         with self._lock:
             return self.slow_through[service] / self.through[service] if self.through[service] else 0.0
 
-    def _count(self, action: Callable[[], httpx.Response]) -> str:
-        """Send and count one request; its status (or the error's name)."""
+    def _count(self, action: Callable[[], httpx.Response]) -> httpx.Response | None:
+        """Send and count one request; its answer (None when there was none)."""
         started = time.monotonic()
         try:
             answer = action()
         except httpx.HTTPError as error:
             with self._lock:
                 self.answers[type(error).__name__] += 1
-            return type(error).__name__
+            return None
         seconds = time.monotonic() - started
         kind = "read" if answer.request.method in ("GET", "HEAD") else "write"
         path = answer.request.url.path
@@ -147,4 +150,4 @@ class Traffic:
             for service in services:
                 self.through[service] += 1
                 self.slow_through[service] += seconds > SLOW_SECONDS
-        return str(answer.status_code)
+        return answer

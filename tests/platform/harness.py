@@ -281,6 +281,16 @@ def wait_until(condition, timeout: float = 30.0, interval: float = 0.2, what: st
     raise AssertionError(f"{what} not reached within {timeout}s")
 
 
+def until_not_busy(send: Callable[[], Any], attempts: int = 3) -> Any:
+    """`send()`'s answer, sent again a second later (as Retry-After asks) while it is a 503 or a 504, or none."""
+    for _ in range(attempts - 1):
+        answer = send()
+        if answer is not None and answer.status_code not in (503, 504):
+            return answer
+        time.sleep(1)
+    return send()
+
+
 def logged_request(platform: Platform, service: str, marker: str) -> dict | None:
     """The service's access-log entry (written once it has answered) that mentions `marker`, if written yet."""
     for line in platform.log(service).splitlines():
@@ -311,10 +321,12 @@ class Client:
         self.token: str | None = None
         self.username: str | None = None
 
-    def register(self, username: str | None = None, password: str = PASSWORD) -> httpx.Response:
+    def register(self, username: str | None = None, password: str = PASSWORD,
+                 headers: dict[str, str] | None = None) -> httpx.Response:
         self.username = username or unique()
         return self.http.post("/api/register", json={"username": self.username,
-                                                     "email": f"{self.username}@example.com", "password": password})
+                                                     "email": f"{self.username}@example.com", "password": password},
+                              headers=headers)
 
     def login(self, password: str = PASSWORD) -> httpx.Response:
         answer = self.http.post("/api/login", json={"username": self.username, "password": password})
@@ -323,8 +335,13 @@ class Client:
         return answer
 
     def signed_up(self) -> Client:
-        assert self.register().status_code == 201
-        assert self.login().status_code == 200
+        """Registered and logged in. Setup, not the subject: a platform too busy to answer in time is asked
+        again, as a careful client would (the registration with an Idempotency-Key, so it is made once)."""
+        self.username, key = self.username or unique(), {"Idempotency-Key": str(uuid.uuid4())}
+        registered = until_not_busy(lambda: self.register(self.username, headers=key))
+        assert registered.status_code == 201, registered.text
+        logged_in = until_not_busy(self.login)
+        assert logged_in.status_code == 200, logged_in.text
         return self
 
     @property
