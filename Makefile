@@ -44,8 +44,11 @@ run-prod: install ## the same on PostgreSQL and Redis (TITANIUM_POSTGRES_URL, TI
 migrate: install ## apply every database's migrations
 	$(BIN)/titanium migrate
 
+# The tests run in TEST_WORKERS processes, each taking whole modules
+# (docs/adr/0016-test-suite.md); TEST_WORKERS=0 runs them in this one.
+TEST_WORKERS ?= 3
 test: install lint deploy-check ## every test: lint, deploy checks, unit, integration (real PostgreSQL and Redis), platform
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check .

@@ -10,21 +10,45 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-import redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from tests.faults.servers import PrivateRedis
+from tests.platform.harness import Platform, Platforms, remove_keys
 from titanium.core import migrations
 
 POSTGRES_SERVER = os.environ.get("TITANIUM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 REDIS_SERVER = os.environ.get("TITANIUM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 START_REDIS = "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"
+
+
+# The modules that take longest, longest first (measured with `--durations=0`).
+# `make test` runs whole modules in each pytest-xdist worker, in collection
+# order: these start first, so that no long module starts last while the
+# other worker has nothing left to do. Every other module keeps its place.
+LONGEST_FIRST = (
+    "tests/platform/test_fuzzing.py",
+    "tests/observability/test_live_prometheus.py",
+    "tests/browser/test_blog.py",
+    "tests/faults/test_replicas.py",
+    "tests/security/test_idempotency.py",
+    "tests/platform/test_dashboard_replicas.py",
+    "tests/faults/test_overload.py",
+    "tests/faults/test_slow_redis.py",
+    "tests/security/test_password_memory.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: place for place, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -36,20 +60,28 @@ def _reachable(url: str, default_port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> str:
+def require_postgres() -> str:
     if not _reachable(POSTGRES_SERVER, 5432):
         pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_SERVER} (TITANIUM_TEST_POSTGRES_URL). "
                     f"Start it, e.g.: {START_POSTGRES}", pytrace=False)
     return POSTGRES_SERVER
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> str:
+def require_redis() -> str:
     if not _reachable(REDIS_SERVER.replace("redis://", "postgresql://"), 6379):
         pytest.fail(f"Redis is not reachable at {REDIS_SERVER} (TITANIUM_TEST_REDIS_URL). "
                     f"Start it, e.g.: {START_REDIS}", pytrace=False)
     return REDIS_SERVER
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    return require_postgres()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    return require_redis()
 
 
 class PostgresDatabases:
@@ -67,16 +99,27 @@ class PostgresDatabases:
         self.created.append(name)
         return url
 
+    def drop(self, urls: list[str]) -> None:
+        """Drop these databases now (a platform's, when it stops), rather than at the end of the run."""
+        names = [make_url(url).database for url in urls]
+        self._drop([name for name in names if name])
+        self.created = [name for name in self.created if name not in names]
+
     def drop_all(self) -> None:
+        self._drop(self.created)
+        self.created = []
+
+    def _drop(self, names: list[str]) -> None:
         async def drop() -> None:
             admin = create_async_engine(self.server.set(drivername="postgresql+asyncpg", database="postgres"),
                                         poolclass=NullPool, isolation_level="AUTOCOMMIT")
             async with admin.connect() as conn:
-                for name in self.created:
+                for name in names:
                     await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             await admin.dispose()
 
-        asyncio.run(drop())
+        if names:
+            asyncio.run(drop())
 
 
 @pytest.fixture(scope="session")
@@ -91,10 +134,72 @@ def redis_prefix(redis_server: str) -> Iterator[str]:
     """A key space of this run's own; every key under it is deleted afterwards."""
     prefix = f"titanium-test-{uuid.uuid4().hex[:8]}"
     yield prefix
-    client = redis.Redis.from_url(redis_server)
-    for key in client.scan_iter(match=f"{prefix}*", count=500):
-        client.delete(key)
-    client.close()
+    remove_keys(redis_server, prefix)
+
+
+class TestServers:
+    """The test PostgreSQL and Redis as the platforms use them: asked for when first needed (a run of SQLite
+    platforms needs neither), and cleaned by `remove` after the last platform stopped."""
+
+    def __init__(self) -> None:
+        self.redis_prefix = f"titanium-test-{uuid.uuid4().hex[:8]}"
+        self._databases: PostgresDatabases | None = None
+        self._redis_url: str | None = None
+
+    def databases(self) -> PostgresDatabases:
+        if self._databases is None:
+            self._databases = PostgresDatabases(require_postgres())
+        return self._databases
+
+    def redis_url(self) -> str:
+        if self._redis_url is None:
+            self._redis_url = require_redis()
+        return self._redis_url
+
+    def remove(self) -> None:
+        if self._databases is not None:
+            self._databases.drop_all()
+        if self._redis_url is not None:
+            remove_keys(self._redis_url, self.redis_prefix)
+
+
+@pytest.fixture(scope="session")
+def platforms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platforms]:
+    """Platforms by what a test needs (tests/platform/harness.py `Platforms`); the shared ones stop at the end.
+
+    Session-scoped fixtures are per process: under pytest-xdist each worker
+    has its own platforms, databases and Redis prefix.
+    """
+    servers = TestServers()
+    factory = Platforms(tmp_path_factory.mktemp, servers)
+    try:
+        yield factory
+        factory.stop_shared()
+    finally:
+        servers.remove()
+
+
+@pytest.fixture(scope="module")
+def own_platform(platforms: Platforms) -> Iterator[Callable[..., Platform]]:
+    """`own_platform(postgres=..., redis=..., replicas=..., env=...)`: a new platform for the tests that break
+    one (kill or freeze its services, stop its Redis) or must see it fresh; stopped and cleaned after the module."""
+    started: list[Platform] = []
+
+    def start(**needs: Any) -> Platform:
+        started.append(platforms.start(**needs))
+        return started[-1]
+
+    yield start
+    platforms.stop_each(started)
+
+
+@pytest.fixture(scope="module")
+def private_redis() -> Iterator[PrivateRedis]:
+    """A Redis server of the module's own, to stop at will (the machine's is never stopped)."""
+    redis = PrivateRedis()
+    redis.start()
+    yield redis
+    redis.stop()
 
 
 class BlockingConnection:

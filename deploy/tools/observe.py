@@ -29,8 +29,10 @@ RULES = REPO / "deploy" / "observability" / "prometheus" / "rules"
 
 def configuration(base_port: int, host: str, replicas: dict[str, int] | None = None) -> dict:
     """Scrape every process: with `titanium up --replicas`, each of a service's processes is a target of its own."""
+    # Every process here is one revision of its service, "local": the canary rules, which Kubernetes
+    # evaluates per Rollout revision (deploy/k8s/monitoring/service-monitor.yaml), have their series too.
     targets = [{"targets": [f"{host}:{replica_ports(base_port, replica)[name]}" for replica in range(count)],
-                "labels": {"service": name}}
+                "labels": {"service": name, "rollouts_pod_template_hash": "local"}}
                for name, count in ((name, (replicas or {}).get(name, 1)) for name in DEFAULT_PORTS)]
     return {
         "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},

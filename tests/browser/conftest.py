@@ -1,6 +1,6 @@
 """What every browser test shares: the platform, Debian's Chromium, pages at two sizes, and checks.
 
-- `platform` (session): `titanium up` on free ports with a temporary data dir, as tests/platform does;
+- `platform` (session): `titanium up` with its own settings, from the shared platform factory (tests/conftest.py);
   `base_url` is its gateway.
 - `browser` (session): headless Chromium from /usr/bin/chromium (never a downloaded browser; a missing
   one fails the tests with how to install it).
@@ -27,7 +27,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, Route, sync_playwright
 
 from tests.browser.axe import assert_accessible
-from tests.platform.harness import Platform
+from tests.platform.harness import Platform, Platforms
 
 __all__ = ["VIEWPORTS", "assert_accessible", "assert_fits_viewport", "screenshot"]
 
@@ -47,10 +47,9 @@ PLATFORM_ENV = {
 
 
 @pytest.fixture(scope="package")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    running = Platform(tmp_path_factory.mktemp("browser-platform"), PLATFORM_ENV).start()
-    yield running
-    assert running.stop() == 0, running.output()
+def platform(platforms: Platforms) -> Platform:
+    """The browser tests' platform (shared by its settings: only they use these), its pages seeded by them."""
+    return platforms.shared(env=PLATFORM_ENV)
 
 
 @pytest.fixture(scope="package")

@@ -10,9 +10,7 @@ import pytest
 
 from tests.faults.servers import PrivatePostgres, PrivateRedis
 from tests.platform.conftest import PLATFORM_ENV
-from tests.platform.harness import Client, Platform, wait_until
-
-SERVICES = ("gateway", "users", "auth", "blog", "dashboard")
+from tests.platform.harness import SERVICES, Client, Platform, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +25,11 @@ def servers():
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory, servers):
+def platform(servers, own_platform):
+    """A platform of this module's own, on a PostgreSQL and a Redis of its own, which the tests stop."""
     postgres, redis = servers
-    env = {**PLATFORM_ENV, "TITANIUM_USERS_DATABASE_URL": f"{postgres.url}/titanium_users",
-           "TITANIUM_BLOG_DATABASE_URL": f"{postgres.url}/titanium_blog", "TITANIUM_REDIS_URL": redis.url}
-    running = Platform(tmp_path_factory.mktemp("outages"), env).start()
-    yield running
-    assert running.stop() == 0, running.output()
+    return own_platform(env={**PLATFORM_ENV, "TITANIUM_USERS_DATABASE_URL": f"{postgres.url}/titanium_users",
+                             "TITANIUM_BLOG_DATABASE_URL": f"{postgres.url}/titanium_blog", "TITANIUM_REDIS_URL": redis.url})
 
 
 def pids(platform: Platform) -> dict[str, int]:

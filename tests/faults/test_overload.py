@@ -1,4 +1,4 @@
-"""Overload: past its bound on requests in flight, a service refuses at once instead of making every answer late."""
+"""Overload: past its bound on requests in flight, a service refuses the excess instead of making every answer wait."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -19,16 +20,17 @@ K6 = Path(sys.executable).with_name("k6")
 SCRIPT = Path(__file__).with_name("overload.js")
 BOUND = 4
 ENV = {"TITANIUM_MAX_IN_FLIGHT": str(BOUND), "TITANIUM_RATE_LIMIT_PER_ADDRESS": "1000000/minute"}
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    running = Platform(tmp_path_factory.mktemp("overload"), ENV).start()
+def platform(own_platform) -> Platform:
+    """A platform of this module's own: it is loaded until it refuses."""
+    running = own_platform(env=ENV)
     author = Client(running.url).signed_up()
     for number in range(20):
         author.create_post(title=f"Post {number}", content="Words. " * 200, category_name="Load")
-    yield running
-    assert running.stop() == 0, running.output()
+    return running
 
 
 def k6(platform: Platform, users: int, seconds: int, scratch: Path) -> dict:
@@ -40,42 +42,50 @@ def k6(platform: Platform, users: int, seconds: int, scratch: Path) -> dict:
     return json.loads(summary.read_text())["metrics"]
 
 
-def test_excess_requests_are_refused_at_once_and_admitted_ones_keep_their_latency(platform, tmp_path):
+def while_loaded(platform: Platform, users: int, seconds: int, scratch: Path, look: Callable[[], T]) -> tuple[dict, list[T]]:
+    """k6's summary of `users` reading for `seconds`, and what `look()` saw every 50 ms meanwhile."""
+    async def looking() -> tuple[dict, list[T]]:
+        load = asyncio.create_task(asyncio.to_thread(k6, platform, users, seconds, scratch))
+        seen = []
+        while not load.done():
+            seen.append(await asyncio.to_thread(look))
+            await asyncio.sleep(0.05)
+        return await load, seen
+
+    return asyncio.run(looking())
+
+
+def gateway_in_flight(platform: Platform) -> float:
+    """The gateway's requests being answered, from its /metrics (a scrape is never refused, nor counted there)."""
+    metrics = httpx.get(platform.url + "/metrics", timeout=10).text
+    return next(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                if line.startswith('http_requests_in_flight{service="gateway"}'))
+
+
+def test_excess_requests_are_refused_and_never_more_than_the_bound_are_answered_at_once(platform, tmp_path):
     within_bound = k6(platform, BOUND, 8, tmp_path)
     assert within_bound["http_req_failed"]["value"] == 0, "nothing is refused within the bound"
-    normal = within_bound["http_req_duration{expected_response:true}"]["med"]
 
-    overload = k6(platform, 16 * BOUND, 8, tmp_path)
+    overload, in_flight = while_loaded(platform, 16 * BOUND, 8, tmp_path, lambda: gateway_in_flight(platform))
     assert overload["checks"]["fails"] == 0, "every answer is a 200, or a 503 with Retry-After and a JSON reason"
-    refused_share = overload["http_req_failed"]["value"]
     refused_count = overload["http_req_duration{expected_response:false}"]["count"]
     # A refused user waits out Retry-After (1 s), so refusals are at most
     # about one a user a second, whatever the machine's speed: their share of
     # all answers falls as the platform gets faster, their count does not.
     assert refused_count >= 16 * BOUND, f"the excess is refused: {refused_count} refusals"
-    admitted = overload["http_req_duration{expected_response:true}"]["med"]
-    refused = overload["http_req_duration{expected_response:false}"]["med"]
-    # Without the bound every answer would wait behind 16 times as many
-    # others (about 16x the latency); the refused wait out Retry-After instead.
-    print(f"within the bound: median {normal:.1f} ms; overloaded: {refused_share:.0%} refused, "
+    assert in_flight and max(in_flight) <= BOUND, f"more than {BOUND} answered at once: {sorted(in_flight)[-5:]}"
+    # That a refusal comes at once, not after a wait in line, is shown in-process
+    # (tests/unit/test_request_middleware.py): latencies here are the machine's as much as the platform's.
+    normal, admitted, refused = (summary[f"http_req_duration{{expected_response:{ok}}}"]["med"]
+                                 for summary, ok in ((within_bound, "true"), (overload, "true"), (overload, "false")))
+    print(f"within the bound: median {normal:.1f} ms; overloaded: {overload['http_req_failed']['value']:.0%} refused, "
           f"admitted median {admitted:.1f} ms, refused median {refused:.1f} ms")
-    assert admitted < 3 * normal, (admitted, normal)
-    assert refused < 3 * normal, "a refusal comes at once, not after a wait in line"
 
 
 def test_probes_are_answered_and_not_counted_as_traffic_while_it_is_refused(platform, tmp_path):
-    scratch = tmp_path
-    async def probe_during_overload() -> list[int]:
-        overload = asyncio.create_task(asyncio.to_thread(k6, platform, 16 * BOUND, 4, scratch))
-        statuses = []
-        async with httpx.AsyncClient(timeout=10) as client:
-            while not overload.done():
-                statuses.append((await client.get(platform.service_url("blog") + "/health/ready")).status_code)
-                await asyncio.sleep(0.05)
-        await overload
-        return statuses
-
-    assert set(asyncio.run(probe_during_overload())) == {200}
+    readiness = platform.service_url("blog") + "/health/ready"
+    _, statuses = while_loaded(platform, 16 * BOUND, 4, tmp_path, lambda: httpx.get(readiness, timeout=10).status_code)
+    assert set(statuses) == {200}
     metrics = httpx.get(platform.service_url("blog") + "/metrics").text
     assert 'http_probe_requests_total{route="/health/ready",service="blog",status="200"}' in metrics
     assert 'route="/health/ready"' not in "".join(line for line in metrics.splitlines()

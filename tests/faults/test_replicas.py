@@ -24,7 +24,6 @@ import httpx
 import pytest
 
 from tests.faults.load import Threads
-from tests.faults.servers import PrivateRedis
 from tests.platform.conftest import PLATFORM_ENV
 from tests.platform.harness import Client, Platform, unique, wait_until
 
@@ -33,20 +32,16 @@ WRITERS, READERS, LOGINS = 2, 3, 1
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    redis = PrivateRedis()
-    redis.start()
-    env = {**PLATFORM_ENV, "TITANIUM_REDIS_URL": redis.url, "TITANIUM_REPLICAS": "blog=2,users=2,auth=2",
+def platform(private_redis, own_platform):
+    """A platform of this module's own: these tests kill its processes."""
+    env = {**PLATFORM_ENV, "TITANIUM_REDIS_URL": private_redis.url,
            # The load, not the limits, is under test here.
            "TITANIUM_RATE_LIMIT_PER_ADDRESS": "100000/minute", "TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS": "100000/minute",
            "TITANIUM_LOGIN_RATE_LIMIT_PER_USERNAME_AND_ADDRESS": "100000/minute",
            # The default: a write resent after its process died waits up to
            # its idempotency lease (3 s) for that process's claim to lapse.
            "TITANIUM_UPSTREAM_READ_TIMEOUT": "10"}
-    running = Platform(tmp_path_factory.mktemp("replicas"), env).start()
-    yield running
-    assert running.stop() == 0, running.output()
-    redis.stop()
+    return own_platform(replicas="blog=2,users=2,auth=2", env=env)
 
 
 def second_process_url(platform: Platform, service: str) -> str:

@@ -19,18 +19,22 @@ USERS, SECONDS = 8, 8
 
 
 @pytest.fixture(scope="module")
-def proxied(tmp_path_factory: pytest.TempPathFactory, redis_server: str) -> Iterator[tuple[Platform, SlowProxy]]:
+def slow_proxy(redis_server: str) -> Iterator[SlowProxy]:
     host, port = redis_server.removeprefix("redis://").split("/")[0].split(":")
     proxy = SlowProxy(host, int(port)).start()
-    env = {"TITANIUM_REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0", "TITANIUM_REDIS_PREFIX": f"slow-{os.getpid()}",
-           "TITANIUM_RATE_LIMIT_PER_ADDRESS": "1000000/minute"}
-    running = Platform(tmp_path_factory.mktemp("slow-redis"), env).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def proxied(slow_proxy: SlowProxy, own_platform) -> tuple[Platform, SlowProxy]:
+    """A platform of this module's own (its Redis is slowed down), on the test Redis through the proxy."""
+    env = {"TITANIUM_REDIS_URL": f"redis://127.0.0.1:{slow_proxy.port}/0", "TITANIUM_RATE_LIMIT_PER_ADDRESS": "1000000/minute"}
+    running = own_platform(redis=True, env=env)
     author = Client(running.url).signed_up()
     for number in range(20):
         author.create_post(title=f"Post {number}", content="Words. " * 200, category_name="Load")
-    yield running, proxy
-    assert running.stop() == 0, running.output()
-    proxy.stop()
+    return running, slow_proxy
 
 
 def throughput(platform: Platform, scratch: Path) -> float:

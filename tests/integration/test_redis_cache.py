@@ -10,9 +10,17 @@ from titanium.core.cache import CachedNamespace, GatheredReads, RedisCache, Safe
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
+def cache_on_redis(server: str, prefix: str, deadline: float = 5.0) -> SafeCache:
+    """A cache on the test Redis whose calls fail when Redis fails, not when a busy machine is slow to answer:
+    the deadline itself (0.15 s) is tested with a dead Redis here and a slow one in tests/faults/test_slow_redis.py."""
+    cache = SafeCache(RedisCache(redis_client(server), prefix))
+    cache.breaker.deadline_seconds = deadline
+    return cache
+
+
 @pytest.fixture
 async def redis_cache(redis_server, redis_prefix):
-    cache = SafeCache(RedisCache(redis_client(redis_server), redis_prefix))
+    cache = cache_on_redis(redis_server, redis_prefix)
     yield cache
     await cache.close()
 
@@ -26,8 +34,8 @@ def counting_loader(values):
 
 
 async def test_values_are_shared_between_two_clients_and_invalidated_for_both(redis_server, redis_prefix):
-    first = CachedNamespace(SafeCache(RedisCache(redis_client(redis_server), redis_prefix)), "shared", 60, "test")
-    second = CachedNamespace(SafeCache(RedisCache(redis_client(redis_server), redis_prefix)), "shared", 60, "test")
+    first = CachedNamespace(cache_on_redis(redis_server, redis_prefix), "shared", 60, "test")
+    second = CachedNamespace(cache_on_redis(redis_server, redis_prefix), "shared", 60, "test")
     loads: list[int] = []
     other: list[int] = []
     assert await first.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}'
@@ -76,7 +84,7 @@ async def test_a_write_the_cache_missed_is_made_good_before_the_next_read(redis_
     # Redis keeps its data but refuses writes for a moment (CLIENT PAUSE
     # WRITE): the write's invalidation times out. When Redis answers again,
     # the old entry is still there; it must not be served.
-    cache = SafeCache(RedisCache(redis_client(redis_server), redis_prefix))
+    cache = cache_on_redis(redis_server, redis_prefix, deadline=1.0)  # shorter than the pause below
     cache.breaker.pause_seconds = 0.1
     namespace = CachedNamespace(cache, "paused", 60, "test")
     loads: list[int] = []
@@ -97,8 +105,8 @@ async def test_a_write_the_cache_missed_is_made_good_before_the_next_read(redis_
 
 
 async def test_a_replica_keeps_what_it_read_until_a_write_anywhere_moves_the_generation(redis_server, redis_prefix):
-    writer = CachedNamespace(SafeCache(RedisCache(redis_client(redis_server), redis_prefix)), "local", 60, "test")
-    reader = CachedNamespace(SafeCache(RedisCache(redis_client(redis_server), redis_prefix)), "local", 60, "test")
+    writer = CachedNamespace(cache_on_redis(redis_server, redis_prefix), "local", 60, "test")
+    reader = CachedNamespace(cache_on_redis(redis_server, redis_prefix), "local", 60, "test")
     loads: list[int] = []
     assert await writer.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}'
     assert await reader.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}', "from Redis"

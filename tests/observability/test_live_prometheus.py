@@ -37,6 +37,7 @@ HEALTHY_SECONDS = 45  # of traffic before the healthy platform is judged: every 
 PAGE_WITHIN_SECONDS = 120
 QUIET_WITHIN_SECONDS = 150  # the slower page (6h/30m, scaled to 12m/1m) needs its short window to empty
 AVAILABILITY_PAGE = {"alertname": "TitaniumReadErrorBudgetBurn", "severity": "page"}
+SLO_BUDGET = 0.01  # every SLO allows 1% of its reads or writes to fail it (docs/slo.md)
 
 T = TypeVar("T")
 
@@ -49,9 +50,9 @@ class Observed:
 
 
 @pytest.fixture(scope="module")
-def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
-    """The platform under traffic, watched by Prometheus for HEALTHY_SECONDS already."""
-    platform = Platform(tmp_path_factory.mktemp("observed-platform"), PLATFORM_ENV).start()
+def observed(tmp_path_factory: pytest.TempPathFactory, own_platform) -> Iterator[Observed]:
+    """The platform under traffic (of its own: the tests freeze its blog), watched by Prometheus for HEALTHY_SECONDS already."""
+    platform = own_platform(env=PLATFORM_ENV)
     prometheus = Prometheus(tmp_path_factory.mktemp("prometheus"), platform.base_port, WINDOW_FACTOR)
     traffic = None
     try:
@@ -69,8 +70,6 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
         if traffic is not None:
             traffic.stop()
         prometheus.stop()
-        stopped = platform.stop()
-    assert stopped == 0, platform.output()
 
 
 def _within(seconds: float, condition: Callable[[], T]) -> T | None:
@@ -117,9 +116,24 @@ def _describe(alerts: list[dict]) -> str:
 
 def test_no_alert_is_pending_or_firing_on_a_healthy_platform(observed: Observed) -> None:
     alerts = observed.prometheus.alerts()
-    # The latency alerts also judge the machine: a login hashes for a second on 2 busy cores.
-    assert not alerts, (f"alerts on a healthy platform (clients got {dict(observed.traffic.counts())}; "
-                        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):\n{_describe(alerts)}")
+    # The latency alerts also judge the machine: a login hashes for a second on 2 busy cores. One of them is a
+    # false alarm only if the clients' own timings met its SLO (more than the 1% budget late is a true one).
+    false_alarms = [alert for alert in alerts if not _late_for_the_clients_too(alert, observed.traffic)]
+    assert not false_alarms, (
+        f"alerts on a healthy platform (clients got {dict(observed.traffic.counts())}; late for the clients: "
+        f"{observed.traffic.late_share('read'):.1%} of reads, {observed.traffic.late_share('write'):.1%} of writes, "
+        f"over 1 s through users {observed.traffic.slow_share('users'):.1%}, auth {observed.traffic.slow_share('auth'):.1%}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):\n{_describe(false_alarms)}")
+
+
+def _late_for_the_clients_too(alert: dict, traffic: Traffic) -> bool:
+    """A latency alert that the clients' own timings bear out: its SLO missed (more than its 1% of reads or
+    writes answered late), or for a service's p95 above 1 s, more than 5% of the requests through it that slow."""
+    labels = alert["labels"]
+    if labels["alertname"] == "TitaniumHighLatency":
+        return traffic.slow_share(labels["service"]) > 0.05
+    kind = {"read-latency": "read", "write-latency": "write"}.get(labels.get("slo", ""))
+    return kind is not None and traffic.late_share(kind) > SLO_BUDGET
 
 
 def _availability_pages(prometheus: Prometheus) -> list[dict]:

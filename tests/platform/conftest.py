@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.platform.harness import Client, Platform
+from tests.platform.harness import Client, Platform, Platforms
 
 # Each test person calls from a loopback address of their own, so one
-# test's logins never spend another's budget.
+# test's logins never spend another's budget. The logins one address may
+# make a minute are few, so that the tests that spend them (each a password
+# check, a second of CPU on a busy machine) are short.
+LOGINS_PER_ADDRESS = 10
 PLATFORM_ENV = {
-    "TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS": "30/minute",
+    "TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS": f"{LOGINS_PER_ADDRESS}/minute",
     "TITANIUM_RATE_LIMIT_PER_ADDRESS": "300/minute",
     "TITANIUM_UPSTREAM_READ_TIMEOUT": "3",
 }
@@ -25,11 +28,9 @@ def postgres_and_redis_env(request: pytest.FixtureRequest) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory):
-    """The embedded default (SQLite, in-process cache), shared by the tests that leave it as they found it."""
-    running = Platform(tmp_path_factory.mktemp("platform"), PLATFORM_ENV).start()
-    yield running
-    assert running.stop() == 0, running.output()
+def platform(platforms: Platforms) -> Platform:
+    """The embedded default (SQLite, in-process cache), shared by every test that leaves it as it found it."""
+    return platforms.shared(env=PLATFORM_ENV)
 
 
 @pytest.fixture

@@ -11,15 +11,23 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from titanium.core.registry import REPLICA_PORT_STEP, SERVICE_NAMES, parse_replicas, replica_ports
 from titanium.core.registry import SERVICES as REGISTRY
 
+# The tests' one list of the services and of where each listens from the
+# gateway's port, as the registry says (`titanium up --base-port` keeps these offsets).
 SERVICES = SERVICE_NAMES
 PORT_OFFSETS = {entry.name: entry.port_offset for entry in REGISTRY}
+# Ready within this many seconds, or the platform failed to start (a loaded
+# 2-core machine starting several platforms at once takes tens of seconds).
+START_TIMEOUT_SECONDS = 120.0
 
 
 def free_port_block(size: int = 6) -> int:
@@ -44,11 +52,10 @@ class Platform:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.env = {**os.environ, **(env or {})}
-        # Every port of every process: a service's further processes listen 10 ports up each.
-        most = max(parse_replicas(self.env.get("TITANIUM_REPLICAS", "")).values(), default=1)
-        self.base_port = free_port_block(REPLICA_PORT_STEP * (most - 1) + max(PORT_OFFSETS.values()) + 1)
+        self.base_port = free_port_block(_ports_used(self.env.get("TITANIUM_REPLICAS", "")))
         self.output_path = data_dir / "supervisor.out"
         self.process: subprocess.Popen[bytes] | None = None
+        self._interrupted = False
 
     @property
     def url(self) -> str:
@@ -57,7 +64,7 @@ class Platform:
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.base_port + PORT_OFFSETS[name]}"
 
-    def start(self, timeout: float = 90.0) -> Platform:
+    def start(self, timeout: float = START_TIMEOUT_SECONDS) -> Platform:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.output_path, "wb") as output:
             self.process = subprocess.Popen(
@@ -108,15 +115,177 @@ class Platform:
                 return int(entry.name)
         return None
 
+    def interrupt(self) -> None:
+        """Ctrl-C, once: the supervisor stops every service in order (`stop` then waits for it)."""
+        if self.process is not None and self.process.poll() is None and not self._interrupted:
+            self.process.send_signal(signal.SIGINT)
+            self._interrupted = True
+
     def stop(self) -> int | None:
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else None
-        self.process.send_signal(signal.SIGINT)
+        self.interrupt()
         try:
             return self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+
+def _ports_used(replicas: str) -> int:
+    """How many ports from the base a platform with these replicas takes (each further process: 10 more)."""
+    processes = max(parse_replicas(replicas).values(), default=1)
+    return REPLICA_PORT_STEP * (processes - 1) + max(PORT_OFFSETS.values()) + 1
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a test needs of a platform. Equal needs share one platform (`Platforms.shared`)."""
+
+    postgres: bool = False  # the users' and blog's databases on the test PostgreSQL, else SQLite files
+    redis: bool = False  # the test Redis under a key prefix of the platform's own, else each process's memory
+    replicas: str = ""  # as TITANIUM_REPLICAS: "blog=2,auth=2"
+    env: tuple[tuple[str, str], ...] = ()  # any other setting, sorted
+
+    @classmethod
+    def of(cls, *, postgres: bool = False, redis: bool = False, replicas: str = "",
+           env: dict[str, str] | None = None) -> Needs:
+        return cls(postgres, redis, replicas, tuple(sorted((env or {}).items())))
+
+    @property
+    def name(self) -> str:
+        return "-".join(["platform", "postgres" if self.postgres else "sqlite", *(["redis"] if self.redis else [])])
+
+
+# A platform on PostgreSQL opens this many connections a database (users,
+# blog) at start-up, instead of 20: the server allows 100 in all, for every
+# test worker and every helper on the machine.
+POOL_SIZE = "4"
+
+
+class Platforms:
+    """Starts platforms by what tests need, and stops and cleans them: databases dropped, Redis keys removed.
+
+    `shared(...)` gives the one platform of those needs for the whole session
+    (for tests that leave it as they found it); `start(...)` a new one, which
+    its caller stops with `stop` (tests/conftest.py's `own_platform` does).
+    `servers` (tests/conftest.py `TestServers`) makes the databases on the
+    test PostgreSQL and names the test Redis and the run's key prefix.
+    """
+
+    def __init__(self, make_dir: Callable[[str], Path], servers: Any) -> None:
+        self._make_dir = make_dir
+        self._servers = servers
+        self._shared: dict[Needs, Platform] = {}
+        self._cleanups: dict[int, Callable[[], None]] = {}
+        self._started = 0
+
+    def shared(self, **needs: Any) -> Platform:
+        wanted = Needs.of(**needs)
+        if wanted not in self._shared:
+            self._shared[wanted] = self.start(**needs)
+        return self._shared[wanted]
+
+    def start(self, **needs: Any) -> Platform:
+        wanted = Needs.of(**needs)
+        env, cleanup = self._backing(wanted)
+        for attempt in range(3):
+            platform = Platform(self._make_dir(wanted.name), env)
+            try:
+                platform.start()
+                break
+            except RuntimeError as exc:
+                # Another test worker took one of the ports between our probe and `titanium up`'s.
+                if "ports already in use" not in str(exc) or attempt == 2:
+                    cleanup()
+                    raise
+        self._cleanups[id(platform)] = cleanup
+        return platform
+
+    def _backing(self, needs: Needs) -> tuple[dict[str, str], Callable[[], None]]:
+        """The platform's settings, and what removes its databases and keys afterwards."""
+        self._started += 1
+        env = {**dict(needs.env), **({"TITANIUM_REPLICAS": needs.replicas} if needs.replicas else {})}
+        databases: list[str] = []
+        prefix = ""
+        if needs.postgres:
+            databases = [self._servers.databases().new("users"), self._servers.databases().new("blog")]
+            env |= {"TITANIUM_USERS_DATABASE_URL": databases[0], "TITANIUM_BLOG_DATABASE_URL": databases[1],
+                    "TITANIUM_DATABASE_POOL_SIZE": POOL_SIZE}
+        if needs.redis:
+            # The test Redis, unless the test puts a Redis of its own (or a proxy to this one) in its env.
+            prefix = f"{self._servers.redis_prefix}-{self._started}"
+            env = {"TITANIUM_REDIS_URL": self._servers.redis_url(), **env, "TITANIUM_REDIS_PREFIX": prefix}
+
+        def cleanup() -> None:
+            if databases:
+                self._servers.databases().drop(databases)
+            if prefix:
+                remove_keys(self._servers.redis_url(), prefix)
+
+        return env, cleanup
+
+    def stop(self, platform: Platform) -> None:
+        """Stop it (every service answered Ctrl-C in time: exit 0), then remove its databases and keys."""
+        code = platform.stop()
+        self._cleanups.pop(id(platform), lambda: None)()
+        assert code == 0, platform.output()
+
+    def stop_each(self, platforms: list[Platform]) -> None:
+        """Stop and clean every one, even after one failed to stop; then fail for those that did."""
+        for platform in platforms:  # all at once: each takes seconds to stop its services in order
+            platform.interrupt()
+        failures = []
+        for platform in platforms:
+            try:
+                self.stop(platform)
+            except AssertionError as exc:
+                failures.append(str(exc))
+        assert not failures, "\n".join(failures)
+
+    def stop_shared(self) -> None:
+        shared, self._shared = list(self._shared.values()), {}
+        self.stop_each(shared)
+
+
+def remove_keys(redis_url: str, prefix: str) -> None:
+    """Delete every Redis key under `prefix`."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for key in client.scan_iter(match=f"{prefix}*", count=500):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+class ServiceProcess:
+    """One more process of a service (as a second pod would be): `titanium serve SERVICE` on a port of its own."""
+
+    def __init__(self, service: str, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port_block(1)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "titanium", "serve", service, "--port", str(self.port)],
+                                            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        wait_until(self._ready, timeout=60, what=f"{service} on port {self.port} ready")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"exited with {self.process.returncode}:\n{self.log_path.read_text(errors='replace')}")
+        return httpx.get(f"{self.url}/health/ready").status_code == 200
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+    def kill(self) -> None:
+        """As a process that dies: no time to say goodbye."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=20)
 
 
 def wait_until(condition, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):
@@ -130,6 +299,16 @@ def wait_until(condition, timeout: float = 30.0, interval: float = 0.2, what: st
             return result
         time.sleep(interval)
     raise AssertionError(f"{what} not reached within {timeout}s")
+
+
+def until_not_busy(send: Callable[[], Any], attempts: int = 3) -> Any:
+    """`send()`'s answer, sent again a second later (as Retry-After asks) while it is a 503 or a 504, or none."""
+    for _ in range(attempts - 1):
+        answer = send()
+        if answer is not None and answer.status_code not in (503, 504):
+            return answer
+        time.sleep(1)
+    return send()
 
 
 def logged_request(platform: Platform, service: str, marker: str) -> dict | None:
@@ -162,10 +341,12 @@ class Client:
         self.token: str | None = None
         self.username: str | None = None
 
-    def register(self, username: str | None = None, password: str = PASSWORD) -> httpx.Response:
+    def register(self, username: str | None = None, password: str = PASSWORD,
+                 headers: dict[str, str] | None = None) -> httpx.Response:
         self.username = username or unique()
         return self.http.post("/api/register", json={"username": self.username,
-                                                     "email": f"{self.username}@example.com", "password": password})
+                                                     "email": f"{self.username}@example.com", "password": password},
+                              headers=headers)
 
     def login(self, password: str = PASSWORD) -> httpx.Response:
         answer = self.http.post("/api/login", json={"username": self.username, "password": password})
@@ -174,8 +355,13 @@ class Client:
         return answer
 
     def signed_up(self) -> Client:
-        assert self.register().status_code == 201
-        assert self.login().status_code == 200
+        """Registered and logged in. Setup, not the subject: a platform too busy to answer in time is asked
+        again, as a careful client would (the registration with an Idempotency-Key, so it is made once)."""
+        self.username, key = self.username or unique(), {"Idempotency-Key": str(uuid.uuid4())}
+        registered = until_not_busy(lambda: self.register(self.username, headers=key))
+        assert registered.status_code == 201, registered.text
+        logged_in = until_not_busy(self.login)
+        assert logged_in.status_code == 200, logged_in.text
         return self
 
     @property

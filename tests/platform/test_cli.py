@@ -8,7 +8,7 @@ import sys
 import httpx
 
 from tests.conftest import BlockingConnection
-from tests.platform.harness import free_port_block, wait_until
+from tests.platform.harness import ServiceProcess, free_port_block, wait_until
 from titanium.core.database import advisory_key
 from titanium.core.migrations import MIGRATION_LOCK
 
@@ -35,17 +35,12 @@ def test_production_starts_with_a_key_from_a_file(tmp_path, postgres_databases):
     assert titanium("keygen", str(key)).returncode == 0
     assert key.stat().st_mode & 0o777 == 0o600
     assert titanium("keygen", str(key)).returncode == 2, "an existing key is never overwritten"
-    port = free_port_block(1)
-    env = {**os.environ, "TITANIUM_ENV": "production", "TITANIUM_JWT_PRIVATE_KEY_FILE": str(key),
-           "TITANIUM_PORT": str(port)}
-    server = subprocess.Popen([sys.executable, "-m", "titanium", "serve", "auth"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "TITANIUM_ENV": "production", "TITANIUM_JWT_PRIVATE_KEY_FILE": str(key)}
+    server = ServiceProcess("auth", env, tmp_path / "auth.log")
     try:
-        jwks = wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/auth/jwks").json(), what="auth up")
-        assert jwks["keys"][0]["crv"] == "Ed25519"
+        assert httpx.get(f"{server.url}/auth/jwks").json()["keys"][0]["crv"] == "Ed25519"
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        server.stop()
 
 
 def test_migrate_creates_the_databases_and_can_run_again(postgres_databases):

@@ -8,12 +8,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.platform.harness import free_port_block, wait_until
+from tests.platform.harness import ServiceProcess, free_port_block, wait_until
 from titanium.services.dashboard.signals import FIELDS, Sample, ServiceSignals, combined, interval_between
 
 BOUNDS = (0.005, 0.05, 0.1, float("inf"))
@@ -58,26 +57,6 @@ def test_a_process_that_fails_to_scrape_leaves_the_others_figures_and_restarts_c
     assert gone["stale"] and gone["last_error"] == "ConnectError" and gone["series"]["rps"][-1] is None
 
 
-class Process:
-    """`python -m titanium.server SERVICE` on a port of its own, as the supervisor starts each one."""
-
-    def __init__(self, service: str, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port_block(1)
-        self.url = f"http://127.0.0.1:{self.port}"
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "titanium.server", service],
-                                            env={**env, "TITANIUM_PORT": str(self.port)},
-                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        wait_until(lambda: httpx.get(f"{self.url}/health/ready").status_code == 200, timeout=60,
-                   what=f"{service} on port {self.port} ready")
-
-    def kill(self) -> None:
-        """As a process that dies: no time to say goodbye."""
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=20)
-
-
 def _nowhere() -> str:
     return f"http://127.0.0.1:{free_port_block(1)}"
 
@@ -89,18 +68,18 @@ def two_blogs_and_a_dashboard(tmp_path_factory):
     migrated = subprocess.run([sys.executable, "-m", "titanium", "migrate", "blog"], env=env,
                               capture_output=True, text=True, check=False)
     assert migrated.returncode == 0, migrated.stderr
-    blogs = [Process("blog", env, data_dir / f"blog-{i}.log") for i in range(2)]
+    blogs = [ServiceProcess("blog", env, data_dir / f"blog-{i}.log") for i in range(2)]
     # The other services are not running: they are shown offline, and do not matter here.
     dashboard_env = {**env, "TITANIUM_BLOG_URL": ",".join(blog.url for blog in blogs),
                      "TITANIUM_GATEWAY_URL": _nowhere(), "TITANIUM_USERS_URL": _nowhere(),
                      "TITANIUM_AUTH_URL": _nowhere()}
-    dashboard = Process("dashboard", dashboard_env, data_dir / "dashboard.log")
+    dashboard = ServiceProcess("dashboard", dashboard_env, data_dir / "dashboard.log")
     yield blogs, dashboard
     for process in (*blogs, dashboard):
         process.kill()
 
 
-def _blog_entry(dashboard: Process, *, forwarded: bool = False) -> dict:
+def _blog_entry(dashboard: ServiceProcess, *, forwarded: bool = False) -> dict:
     headers = {"X-Forwarded-For": "203.0.113.7"} if forwarded else {}
     return httpx.get(f"{dashboard.url}/api/stats", headers=headers, timeout=10).json()["blog"]
 
@@ -112,7 +91,7 @@ def _requests_counted(signals: dict, since: float) -> float:
                if t > since and rate is not None)
 
 
-def _read_posts(process: Process, times: int) -> None:
+def _read_posts(process: ServiceProcess, times: int) -> None:
     for _ in range(times):
         assert httpx.get(f"{process.url}/blog/api/posts").status_code == 200
 

@@ -13,29 +13,30 @@ from pathlib import Path
 import pytest
 
 from tests.platform.conftest import PLATFORM_ENV
-from tests.platform.harness import Client, Platform
+from tests.platform.harness import Client
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 CHECKS = "not_a_server_error,negative_data_rejection"
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory):
+def platform(own_platform):
     """A platform of this module's own: fuzzing fills it with strange posts and accounts."""
-    env = {**PLATFORM_ENV, "TITANIUM_RATE_LIMIT_PER_ADDRESS": "100000/minute"}  # every request from one address
-    running = Platform(tmp_path_factory.mktemp("fuzzed"), env).start()
-    yield running
-    assert running.stop() == 0, running.output()
+    return own_platform(env={**PLATFORM_ENV, "TITANIUM_RATE_LIMIT_PER_ADDRESS": "100000/minute"})  # all from one address
 
 
 def fuzz(schema_url: str, base_url: str, *headers: str) -> subprocess.CompletedProcess:
     header_options = [option for header in headers for option in ("-H", header)]
-    # The coverage phase trips a CPython 3.11 compiler bug (SystemError in
-    # compile); the other phases generate the same kinds of input.
+    # CPython before 3.11.8 builds an AST with state shared by every thread
+    # (gh-106905): parsed in two threads at once it may fail with "SystemError:
+    # AST constructor recursion depth mismatch". Schemathesis parses lambdas'
+    # source while it generates, so it runs one worker; the coverage phase,
+    # which met the bug most, is left out (the others generate the same kinds
+    # of input).
     return subprocess.run(
         [SCHEMATHESIS, "run", schema_url, "--url", base_url, *header_options, "--checks", CHECKS,
-         "--phases", "examples,fuzzing,stateful", "--max-examples", "60", "--seed", "1", "--workers", "2"],
-        capture_output=True, text=True, timeout=300, check=False,
+         "--phases", "examples,fuzzing,stateful", "--max-examples", "60", "--seed", "1", "--workers", "1"],
+        capture_output=True, text=True, timeout=900, check=False,  # a hang guard: on a busy machine users takes minutes
     )
 
 

@@ -6,6 +6,7 @@ import secrets
 
 import httpx
 
+from tests.platform.conftest import LOGINS_PER_ADDRESS
 from tests.platform.harness import Client, logged_request, wait_until
 
 
@@ -48,17 +49,13 @@ def test_metrics_are_prometheus_text_with_route_templates(anonymous):
     assert 'route="/blog/api/posts/1"' not in text
 
 
-def test_a_request_id_is_made_when_absent_and_kept_when_given(anonymous):
-    made = anonymous.http.get("/blog/api/posts")
-    assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
-    given = anonymous.http.get("/blog/api/posts", headers={"X-Request-ID": "trace-me-123"})
-    assert given.headers["x-request-id"] == "trace-me-123"
-    hostile = anonymous.http.get("/blog/api/posts", headers={"X-Request-ID": "bad id\twith spaces"})
-    assert hostile.headers["x-request-id"] != "bad id\twith spaces"
-
-
 def test_the_request_id_reaches_the_service_logs(platform, anonymous):
-    anonymous.http.get("/blog/api/categories", headers={"X-Request-ID": "follow-me-across"})
+    # How a request id is made, kept or replaced: tests/unit/test_request_middleware.py. Here: it crosses the
+    # gateway to the service, and the answer through both carries it once.
+    made = anonymous.http.get("/blog/api/categories").headers.get_list("x-request-id")
+    assert len(made) == 1 and re.fullmatch(r"[0-9a-f]{32}", made[0])
+    given = anonymous.http.get("/blog/api/categories", headers={"X-Request-ID": "follow-me-across"})
+    assert given.headers.get_list("x-request-id") == ["follow-me-across"]
     entry = wait_until(lambda: logged_request(platform, "blog", "follow-me-across"), timeout=10, what="the blog's log line")
     assert entry["service"] == "blog" and entry["route"] == "/blog/api/categories"
     assert entry["request_id"] == "follow-me-across" and entry["status"] == 200
@@ -72,7 +69,7 @@ def test_an_external_forwarded_for_header_is_not_trusted(platform):
     # A client that claims to be somebody else still spends its own budget.
     client = httpx.Client(base_url=platform.url, transport=httpx.HTTPTransport(local_address="127.9.9.9"))
     statuses = [client.post("/api/login", json={"username": f"x{i}", "password": "x"},
-                            headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code for i in range(31)]
+                            headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code for i in range(LOGINS_PER_ADDRESS + 1)]
     assert statuses[-1] == 429
 
 

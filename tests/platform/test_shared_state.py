@@ -1,50 +1,23 @@
 """Replicas on PostgreSQL and Redis share everything: posts, cache invalidation, login budgets."""
 
-import subprocess
-import sys
-
 import httpx
 import pytest
 
 from tests.platform.conftest import PLATFORM_ENV
-from tests.platform.harness import Client, Platform, free_port_block, unique, wait_until
-
-
-class Replica:
-    """One more process of a service, beside the platform's own (as a second pod would be)."""
-
-    def __init__(self, service: str, env: dict[str, str], log_path) -> None:
-        self.port = free_port_block(1)
-        self.url = f"http://127.0.0.1:{self.port}"
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "titanium", "serve", service, "--port", str(self.port)],
-                                            env=env, stdout=log, stderr=subprocess.STDOUT)
-        wait_until(lambda: httpx.get(f"{self.url}/health/ready").status_code == 200, what=f"{service} replica ready")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=20)
+from tests.platform.harness import Client, ServiceProcess, unique
 
 
 @pytest.fixture(scope="module")
-def production_like(tmp_path_factory, postgres_databases, redis_server, redis_prefix):
-    data_dir = tmp_path_factory.mktemp("production-like")
-    env = {
-        **PLATFORM_ENV,
-        "TITANIUM_USERS_DATABASE_URL": postgres_databases.new("users"),
-        "TITANIUM_BLOG_DATABASE_URL": postgres_databases.new("blog"),
-        "TITANIUM_REDIS_URL": redis_server,
-        "TITANIUM_REDIS_PREFIX": redis_prefix,
-    }
-    platform = Platform(data_dir, env).start()
-    replica_env = {**platform.env, "TITANIUM_DATA_DIR": str(data_dir),
+def production_like(platforms):
+    """The shared PostgreSQL and Redis platform, and a second blog and auth process beside it (as second pods)."""
+    platform = platforms.shared(postgres=True, redis=True, env=PLATFORM_ENV)
+    replica_env = {**platform.env, "TITANIUM_DATA_DIR": str(platform.data_dir),
                    "TITANIUM_AUTH_URL": platform.service_url("auth"), "TITANIUM_USERS_URL": platform.service_url("users")}
-    blog = Replica("blog", replica_env, data_dir / "blog-replica.log")
-    auth = Replica("auth", replica_env, data_dir / "auth-replica.log")
+    blog = ServiceProcess("blog", replica_env, platform.data_dir / "blog-replica.log")
+    auth = ServiceProcess("auth", replica_env, platform.data_dir / "auth-replica.log")
     yield platform, blog, auth
     blog.stop()
     auth.stop()
-    assert platform.stop() == 0, platform.output()
 
 
 def titles(url: str, category: str) -> list[str]:

@@ -6,15 +6,13 @@ import signal
 import pytest
 
 from tests.platform.conftest import PLATFORM_ENV
-from tests.platform.harness import Client, Platform, logged_request, wait_until
+from tests.platform.harness import SERVICES, Client, logged_request, wait_until
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory):
+def platform(own_platform):
     """A platform of this module's own: these tests kill and freeze its services."""
-    running = Platform(tmp_path_factory.mktemp("supervised"), PLATFORM_ENV).start()
-    yield running
-    assert running.stop() == 0, running.output()
+    return own_platform(env=PLATFORM_ENV)
 
 
 def _gone(pid: int) -> bool:
@@ -90,9 +88,9 @@ def test_a_browser_asking_for_a_page_of_a_frozen_service_gets_a_page_with_a_way_
     wait_until(lambda: person.http.get("/blog/api/categories").status_code == 200, what="blog answering again")
 
 
-def test_sigterm_stops_every_service(tmp_path):
-    platform = Platform(tmp_path, PLATFORM_ENV).start()
-    pids = [platform.pid_of(name) for name in ("gateway", "users", "auth", "blog", "dashboard")]
+def test_sigterm_stops_every_service(own_platform):
+    platform = own_platform(env=PLATFORM_ENV)
+    pids = [platform.pid_of(name) for name in SERVICES]
     platform.process.send_signal(signal.SIGTERM)
     assert platform.process.wait(timeout=30) == 0
     assert all(_gone(pid) for pid in pids)

@@ -77,14 +77,12 @@ SERVER, CLIENT = 2, 3  # OTLP span kinds
 
 
 @pytest.fixture(scope="module")
-def traced(tmp_path_factory):
+def traced(own_platform):
     receiver = OtlpReceiver()
     # Token keys older than a second are fetched again: a write after a pause makes the blog call auth.
     env = {**PLATFORM_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100",
            "TITANIUM_JWKS_CACHE_SECONDS": "1"}
-    platform = Platform(tmp_path_factory.mktemp("traced"), env).start()
-    yield platform, receiver
-    assert platform.stop() == 0, platform.output()
+    yield own_platform(env=env), receiver
     receiver.shutdown()
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.platform.harness import Platform, loopback_address
+from tests.platform.harness import Platform, Platforms, loopback_address
 
 # Short enough for a test, the same mechanism as the defaults (10 s, 30 s, 32 KiB, 256 at the gateway).
 LIMITS = {
@@ -24,10 +23,8 @@ WAIT_SECONDS = 15
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    running = Platform(tmp_path_factory.mktemp("limits"), LIMITS).start()
-    yield running
-    assert running.stop() == 0, running.output()
+def gateway(platforms: Platforms) -> Platform:
+    return platforms.shared(env=LIMITS)
 
 
 def connect(platform: Platform, address: str = "127.0.0.1") -> socket.socket:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import pytest
 
-from tests.platform.harness import PASSWORD, Client, Platform
+from tests.platform.harness import PASSWORD, Client, Platform, Platforms
 
 # The defaults are 20/minute, 5/minute and 50/hour; smaller here so that a test can spend them.
 ENV = {
@@ -18,10 +17,8 @@ ENV = {
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    running = Platform(tmp_path_factory.mktemp("logins"), ENV).start()
-    yield running
-    assert running.stop() == 0, running.output()
+def platform(platforms: Platforms) -> Platform:
+    return platforms.shared(env=ENV)
 
 
 def guess(client: Client, username: str) -> int:

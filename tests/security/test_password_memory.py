@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,11 +15,9 @@ MEMORY_LIMIT_BYTES = 384 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def platform(own_platform) -> Platform:
     """A platform of its own: the users process's high-water mark is this test's."""
-    running = Platform(tmp_path_factory.mktemp("hashing")).start()  # the default settings, timeouts included
-    yield running
-    assert running.stop() == 0, running.output()
+    return own_platform()  # the default settings, timeouts included
 
 
 def peak_resident_bytes(pid: int) -> int:

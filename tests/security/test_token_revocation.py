@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import jwt
 import pytest
 
 from tests.platform.conftest import PLATFORM_ENV
-from tests.platform.harness import PASSWORD, Client, Platform, wait_until
+from tests.platform.harness import PASSWORD, Client, Platform, Platforms, wait_until
 from titanium.core import tokens
 
 
@@ -62,10 +61,9 @@ def forged(platform: Platform, user_id: int, username: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    running = Platform(tmp_path_factory.mktemp("revocation"), PLATFORM_ENV).start()
-    yield running
-    assert running.stop() == 0, running.output()
+def platform(platforms: Platforms) -> Platform:
+    """The shared platform of tests/platform: revoking one person's tokens leaves everyone else's alone."""
+    return platforms.shared(env=PLATFORM_ENV)
 
 
 @pytest.fixture
@@ -221,30 +219,23 @@ def anyone(platform: Platform) -> Writer:
     return Writer(platform.url)
 
 
-def test_on_postgresql_and_redis_logout_and_replay_are_honoured(tmp_path_factory, postgres_databases, redis_server,
-                                                               redis_prefix):
-    env = {**PLATFORM_ENV, "TITANIUM_USERS_DATABASE_URL": postgres_databases.new("users"),
-           "TITANIUM_BLOG_DATABASE_URL": postgres_databases.new("blog"), "TITANIUM_REDIS_URL": redis_server,
-           "TITANIUM_REDIS_PREFIX": redis_prefix}
-    production_like = Platform(tmp_path_factory.mktemp("revocation-pg"), env).start()
-    try:
-        writer = Writer(production_like.url)
-        assert writer.register().status_code == 201 and writer.login().status_code == 200
-        stolen = writer.refresh_token
-        assert writer.refresh().status_code == 200 and writer.create_post().status_code == 201
-        assert writer.refresh(stolen).status_code == 401
-        refused_within_bound(writer, writer.token)
+def test_on_postgresql_and_redis_logout_and_replay_are_honoured(platforms: Platforms):
+    production_like = platforms.shared(postgres=True, redis=True, env=PLATFORM_ENV)
+    writer = Writer(production_like.url)
+    assert writer.register().status_code == 201 and writer.login().status_code == 200
+    stolen = writer.refresh_token
+    assert writer.refresh().status_code == 200 and writer.create_post().status_code == 201
+    assert writer.refresh(stolen).status_code == 401
+    refused_within_bound(writer, writer.token)
 
-        assert writer.login().status_code == 200 and writer.create_post().status_code == 201
-        token = writer.token
-        assert writer.http.post("/api/logout", headers=writer.auth).status_code == 200
-        refused_within_bound(writer, token)
+    assert writer.login().status_code == 200 and writer.create_post().status_code == 201
+    token = writer.token
+    assert writer.http.post("/api/logout", headers=writer.auth).status_code == 200
+    refused_within_bound(writer, token)
 
-        assert writer.login().status_code == 200
-        token = writer.token
-        assert writer.http.request("DELETE", "/api/users/me", headers=writer.auth,
-                                   json={"password": PASSWORD}).status_code == 204
-        refused_within_bound(writer, token)
-        assert writer.write_with(forged(production_like, 999_999, "ghost")) == 401
-    finally:
-        assert production_like.stop() == 0, production_like.output()
+    assert writer.login().status_code == 200
+    token = writer.token
+    assert writer.http.request("DELETE", "/api/users/me", headers=writer.auth,
+                               json={"password": PASSWORD}).status_code == 204
+    refused_within_bound(writer, token)
+    assert writer.write_with(forged(production_like, 999_999, "ghost")) == 401
