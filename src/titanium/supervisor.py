@@ -210,7 +210,7 @@ _DEGRADED_HINTS = {
 
 def _failing_checks(host: str, port: int) -> list[str]:
     """The names of the checks the service's /status reports failing (none when it cannot be asked)."""
-    connection = http.client.HTTPConnection(host, port, timeout=2.0)
+    connection = http.client.HTTPConnection(host, port, timeout=10.0)  # a status waits on its own checks' time-outs
     try:
         connection.request("GET", "/status")
         answer = connection.getresponse()

@@ -208,6 +208,10 @@ def test_unknown_paths_and_methods_are_json_404_and_405(anonymous):
     assert_error(anonymous.http.get("/blog/api/nothing-here"), 404)
     assert_error(anonymous.http.delete("/api/login"), 405)
     assert_error(anonymous.http.put("/stats"), 405)
+    # A post's address with a method no route of it takes: 405 saying which it takes (not the API's catch-all 404).
+    wrong = anonymous.http.put("/blog/api/posts/1", json={"title": "x"})
+    assert_error(wrong, 405)
+    assert {method.strip() for method in wrong.headers["allow"].split(",")} >= {"GET", "PATCH", "DELETE"}
 
 
 def test_a_body_over_the_limit_is_413(person):
