@@ -58,15 +58,17 @@ clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
 
 ROUNDS ?= 1
+# POSTS=100000 loads that many more posts by SQL first and adds the reads at size (deep pages, random posts, search).
+POSTS ?= 0
 bench: install ## load the platform with k6 (loadtest/): P50/P95/P99, throughput, error rate (ROUNDS=2: medians of two)
-	$(BIN)/python loadtest/run.py --rounds $(ROUNDS)
+	$(BIN)/python loadtest/run.py --rounds $(ROUNDS) --posts $(POSTS)
 
 observe: install ## a real Prometheus (Debian's) scraping the local platform, with the project's rules: http://127.0.0.1:9090
 	@deploy/tools/need_package.sh prometheus prometheus "make observe"
 	$(BIN)/python deploy/tools/observe.py
 
 bench-prod: install ## the same on the local PostgreSQL and Redis (READ_REPLICAS=N: on a primary of its own with N read replicas)
-	$(BIN)/python loadtest/run.py --rounds $(ROUNDS) --postgres "$${TITANIUM_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432}" \
+	$(BIN)/python loadtest/run.py --rounds $(ROUNDS) --posts $(POSTS) --postgres "$${TITANIUM_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432}" \
 		--redis "$${TITANIUM_REDIS_URL:-redis://127.0.0.1:6379/0}" $(if $(READ_REPLICAS),--read-replicas $(READ_REPLICAS))
 
 include deploy/deploy.mk

@@ -16,8 +16,10 @@ minute to minute, one round can mislead.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -25,8 +27,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import redis
@@ -72,6 +76,23 @@ def planned_runs(rate: int, write_share: float) -> list[Run]:
     ]
 
 
+# The reads that grow with the data, run when --posts loads some: each through the gateway, spread over
+# every post or reaching past the cache's few pages ("{id}" is drawn per request by paths.js; the other
+# paths come from the loaded data, `sized_paths`).
+SIZED_RUNS = (
+    Run("size-post", "at size: post detail, random ids", "paths.js", "gateway"),
+    Run("size-page", "at size: the post's page (HTML), random ids", "paths.js", "gateway"),
+    Run("size-deep-offset", "at size: deep pages by offset", "paths.js", "gateway"),
+    Run("size-deep-cursor", "at size: deep pages by cursor", "paths.js", "gateway"),
+    Run("size-category", "at size: the biggest category's first page", "paths.js", "gateway"),
+    Run("size-author", "at size: authors' first pages", "paths.js", "gateway"),
+    Run("size-search", "at size: search, one word", "paths.js", "gateway"),
+)
+DEEP_PAGES = 200  # distinct deep pages the offset run reads
+CURSORS = 50  # of them, also read by cursor (each cursor costs a request to find)
+SEARCH_WORDS = ("cluster", "latency", "python", "replica", "canary", "database", "kubernetes", "memory")
+
+
 def seconds(text: str) -> float:
     """A k6-style duration ("20s", "1m", "500ms", "5") in seconds."""
     match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)?", text.strip())
@@ -89,7 +110,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--write-share", type=float, default=0.02, help="blog's-day requests that create a post (0.02)")
     parser.add_argument("--rounds", type=int, default=1, help="times the whole sequence runs, interleaved; medians (1)")
     parser.add_argument("--only", metavar="NAME[,NAME]",
-                        help="these runs only, of: " + ", ".join(run.name for run in planned_runs(0, 0)))
+                        help="these runs only, of: " + ", ".join(run.name for run in (*planned_runs(0, 0), *SIZED_RUNS)))
+    parser.add_argument("--posts", type=int, default=0, metavar="N",
+                        help="load N more posts by SQL before measuring (e.g. 100000), and add the reads at size (0)")
     parser.add_argument("--postgres", metavar="URL", help="run on this PostgreSQL server (fresh databases, dropped after)")
     parser.add_argument("--redis", metavar="URL", help="and this Redis (a key prefix of its own, removed after)")
     parser.add_argument("--read-replicas", type=int, metavar="N",
@@ -99,13 +122,67 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def selected(runs: list[Run], only: str | None) -> list[Run]:
+def selected(runs: list[Run], only: str | None, strict: bool = True) -> list[Run]:
     if not only:
         return runs
     names = set(only.split(","))
-    if unknown := names - {run.name for run in runs}:
+    if strict and (unknown := names - {run.name for run in (*planned_runs(0, 0), *SIZED_RUNS)}):
         raise SystemExit(f"no such run: {', '.join(sorted(unknown))}")
     return [run for run in runs if run.name in names]
+
+
+def filled(runs: list[Run], paths: dict[str, list[str]], highest: int) -> list[Run]:
+    """The sized runs with their paths (a run with none, such as cursors from a blog without them, is left out)."""
+    return [replace(run, env={**run.env, "PATHS": json.dumps(paths[run.name]), "POST_ID_MAX": str(highest)})
+            for run in runs if paths.get(run.name)]
+
+
+def load_at_size(database_url: str, count: int) -> int:
+    """`count` posts written straight into the blog's database (repository.load_posts); the highest post id."""
+    from sqlalchemy import func, select
+
+    from titanium.core.database import create_engine
+    from titanium.services.blog.repository import load_posts
+    from titanium.services.blog.tables import posts
+
+    async def load() -> int:
+        engine = create_engine(database_url, 2)
+        try:
+            await load_posts(engine, count, newest=datetime.now(UTC) - timedelta(days=1))
+            async with engine.connect() as conn:
+                return int(await conn.scalar(select(func.max(posts.c.id))))
+        finally:
+            await engine.dispose()
+
+    started = time.monotonic()
+    highest = asyncio.run(load())
+    print(f"  loaded {count} posts by SQL in {time.monotonic() - started:.0f} s", flush=True)
+    return highest
+
+
+def sized_paths(platform: Platform, highest: int) -> dict[str, list[str]]:
+    """The sized runs' paths by run name, read from the platform once the posts are loaded.
+
+    Deep pages are drawn at random depths in the oldest tenth of the posts, so that the cache (which
+    holds a page it was asked for) answers few of them: what is measured is the database's range read.
+    """
+    def get(path: str) -> httpx.Response:
+        return httpx.get(platform.url + path, timeout=30).raise_for_status()
+
+    rng = random.Random(19)  # noqa: S311 - which pages to read, not a secret
+    depths = [rng.randrange(highest * 9 // 10, max(highest * 9 // 10 + 1, highest - 20)) for _ in range(DEEP_PAGES)]
+    cursors = [cursor for depth in depths[:CURSORS]
+               if (cursor := get(f"/blog/api/posts?offset={depth}&limit=20").headers.get("x-next-cursor"))]
+    biggest = max(get("/blog/api/categories").json(), key=lambda category: category["post_count"])["slug"]
+    return {
+        "size-post": ["/blog/api/posts/{id}"],
+        "size-page": ["/blog/posts/{id}"],
+        "size-deep-offset": [f"/blog/api/posts?offset={depth}&limit=20" for depth in depths],
+        "size-deep-cursor": [f"/blog/api/posts?cursor={cursor}&limit=20" for cursor in cursors],
+        "size-category": [f"/blog/api/posts?category={quote(biggest)}&limit=20"],
+        "size-author": [f"/blog/api/posts?author=writer{number:03d}&limit=20" for number in range(50)],
+        "size-search": [f"/blog/api/search?q={word}" for word in SEARCH_WORDS],
+    }
 
 
 def seed(platform: Platform, posts: int) -> tuple[Client, list[int]]:
@@ -170,12 +247,8 @@ def measure_watching(platform: Platform, run: Run, env: dict[str, str], args: ar
 
 
 def service_pids(platform: Platform) -> dict[str, int | None]:
-    """Each service's process id; None for one that does not answer."""
-    try:
-        stats = platform.stats()
-    except httpx.HTTPError:
-        return dict.fromkeys(SERVICES)
-    return {name: stats.get(name, {}).get("pid") for name in SERVICES}
+    """Each service's first process id, from the process table (a service's /status need not show it)."""
+    return {name: platform.pid_of(name) for name in SERVICES}
 
 
 def bench(runs: list[Run], args: argparse.Namespace, env: dict[str, str], scratch: Path) -> tuple[list[Result], dict]:
@@ -187,6 +260,11 @@ def bench(runs: list[Run], args: argparse.Namespace, env: dict[str, str], scratc
         idle = resident_mb(platform.process.pid)
         print(f"  idle: {idle['total']:.0f} MB RSS", flush=True)
         author, ids = seed(platform, SEEDED_POSTS)
+        highest = max(ids)
+        if args.posts:
+            highest = load_at_size(env.get("TITANIUM_BLOG_DATABASE_URL") or f"sqlite:///{scratch / 'blog.db'}", args.posts)
+            runs = [*runs, *filled(selected(list(SIZED_RUNS), args.only, strict=False),
+                                   sized_paths(platform, highest), highest)]
         posts = scratch / "posts.json"
         posts.write_bytes(httpx.get(platform.url + LIST_PATH).raise_for_status().content)
         with serving("reference_app", {"REFERENCE_BODY": str(posts)}) as app_url, \
