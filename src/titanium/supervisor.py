@@ -247,6 +247,11 @@ def environment_for(base_env: dict[str, str], port: int, host: str, urls: dict[s
     return env
 
 
+def public_url(host: str, gateway_port: int) -> str:
+    """Where readers reach the platform `titanium up` runs: its gateway (an IPv6 address in brackets)."""
+    return f"http://{f'[{host}]' if ':' in host else host}:{gateway_port}"
+
+
 def log_path_for(data_dir: Path, label: str) -> Path:
     return data_dir / "logs" / f"{label}.log"
 
@@ -271,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, _replica, port in planned:
         urls[name].append(f"http://{args.host}:{port}")
     base_env = dict(os.environ)
+    # The blog writes this address into its feeds and links, never a request's Host (which the client chooses).
+    base_env.setdefault("TITANIUM_PUBLIC_URL", public_url(args.host, args.base_port))
     services = [
         ServiceProcess(name, port, environment_for(base_env, port, args.host, urls),
                        None if args.log_to_console else log_path_for(args.data_dir, process_label(name, replica)),

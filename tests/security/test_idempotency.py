@@ -132,6 +132,20 @@ def test_a_retried_update_or_delete_is_done_once(person):
                               ).status_code == 404, "a new key is a new request"
 
 
+def test_a_retried_create_whose_post_was_deleted_since_is_410_and_makes_nothing(person):
+    """Issue 16 item 9a: it was replayed for 24 h as 201 with a post that no longer exists."""
+    category, key = unique("cat"), new_key()
+    post_id = create(person, key, category_name=category).json()["id"]
+    assert person.http.delete(f"/blog/api/posts/{post_id}", headers=person.auth).status_code == 204
+    retried = create(person, key, category_name=category)
+    assert_json_error(retried, 410)
+    assert REPLAYED not in retried.headers
+    assert "deleted" in retried.json()["detail"]
+    assert posts_in(person, category) == [], "nothing was made again"
+    # A new key makes a new post, as for any new request.
+    assert create(person, new_key(), category_name=category).status_code == 201
+
+
 def test_a_refused_write_keeps_nothing_under_its_key(person):
     category, key = unique("cat"), new_key()
     assert_json_error(create(person, key, category_name=category, title=""), 422)

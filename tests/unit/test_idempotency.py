@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import orjson
 import pytest
 from fastapi import APIRouter, FastAPI
 from starlette.requests import Request
@@ -32,13 +33,14 @@ class Things:
 
     def __init__(self, store: KeyStore) -> None:
         self.made: list[dict] = []
+        self.deleted: set[int] = set()  # ids of things made, then deleted
         self.gate = Gate()
         self.app = create_app("things", ServiceSettings(), app_class=FastAPI)
         install_idempotency(self.app, "things", store)
         router = APIRouter(route_class=TitaniumRoute)
 
         @router.post("/things")
-        @idempotent(self._caller)
+        @idempotent(self._caller, self._still_there)
         async def make(request: Request) -> Response:
             return await self.make(request)
 
@@ -47,6 +49,10 @@ class Things:
     @staticmethod
     async def _caller(request: Request) -> str | None:
         return request.headers.get("x-caller")
+
+    async def _still_there(self, _request: Request, kept: bytes) -> Response | None:
+        made = orjson.loads(kept)["id"]
+        return JSONResponse({"detail": "deleted since"}, status_code=410) if made in self.deleted else None
 
     async def make(self, request: Request) -> Response:
         body = await request.json()
@@ -103,6 +109,19 @@ async def test_a_retry_gets_the_first_answer_and_nothing_is_done_twice(store):
     for again in (retried, quoted):  # the draft's Structured Field string names the same key
         assert again.status_code == 201 and again.headers[REPLAYED] == "true"
         assert again.json() == first.json() and again.headers["location"] == first.headers["location"]
+    assert len(things.made) == 1
+
+
+async def test_a_kept_answer_whose_thing_was_deleted_since_is_not_replayed(store):
+    async with things_service(store) as (things, client):
+        key = new_key()
+        first = await client.post("/things", json={"name": "one"}, headers=keyed(key))
+        things.deleted.add(first.json()["id"])
+        retried = await client.post("/things", json={"name": "one"}, headers=keyed(key))
+        other_body = await client.post("/things", json={"name": "two"}, headers=keyed(key))
+    assert retried.status_code == 410 and retried.json() == {"detail": "deleted since"}
+    assert REPLAYED not in retried.headers
+    assert other_body.status_code == 422, "another request under the key is still 422"
     assert len(things.made) == 1
 
 

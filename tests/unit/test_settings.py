@@ -2,6 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from titanium.core.settings import AuthSettings, BlogSettings, GatewaySettings, UsersSettings
+from titanium.supervisor import public_url
 
 
 def test_the_embedded_default_uses_sqlite_files_in_the_data_directory(tmp_path, monkeypatch):
@@ -48,3 +49,21 @@ def test_a_rate_limit_that_does_not_parse_is_refused_at_start(monkeypatch):
         AuthSettings()
     monkeypatch.setenv("TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS", "100 per hour")
     assert AuthSettings().login_rate_limit_per_address == "100 per hour"
+
+
+@pytest.mark.parametrize("given, kept", [("https://blog.example.com/", "https://blog.example.com"),
+                                         ("http://127.0.0.1:8010", "http://127.0.0.1:8010")])
+def test_the_public_url_is_an_origin(given, kept):
+    assert BlogSettings(public_url=given).public_url == kept
+
+
+@pytest.mark.parametrize("given", ["evil.example", "ftp://blog.example.com", "https://blog.example.com/blog",
+                                   "https://user:pw@blog.example.com", "https://blog.example.com/?q=1"])
+def test_a_public_url_that_is_not_an_origin_is_refused(given):
+    with pytest.raises(ValidationError, match="not a public base URL"):
+        BlogSettings(public_url=given)
+
+
+def test_titanium_up_makes_its_gateway_the_public_url():
+    assert public_url("127.0.0.1", 8010) == "http://127.0.0.1:8010"
+    assert public_url("::1", 8000) == "http://[::1]:8000"

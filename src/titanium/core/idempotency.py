@@ -13,7 +13,10 @@ If the process answering the first dies, its lease lapses within seconds and
 the retry is done instead: this is what lets the gateway resend a write
 with a key to another process when the first died with it (ADR 11).
 Only successful answers are kept: a refusal or a failure changed nothing,
-so its retry runs again (and may succeed).
+so its retry runs again (and may succeed). A route may have a kept answer
+checked before it is replayed (`still_there`): the blog answers 410 Gone to a
+retried create whose post was deleted since, rather than 201 with a post that
+no longer exists.
 
 A process can die after its write committed and before the answer was
 stored. For a write that makes something (a create), the route closes that
@@ -87,6 +90,10 @@ _STATE_NAME = "idempotency"  # where a keyed request's `KeyedRequest` is, in the
 # their address). None lets the request through unprotected (the route then
 # refuses it, e.g. 401 for a token it does not accept).
 CallerOf = Callable[[Request], Awaitable[str | None]]
+# What a kept answer made may be gone since (a post created, then deleted): given
+# the request and the kept answer's body, the route's answer instead of the
+# replay (410 Gone), or None to replay it.
+StillThere = Callable[[Request, bytes], Awaitable[Response | None]]
 
 
 @dataclass(frozen=True)
@@ -273,11 +280,13 @@ def install_idempotency(app: Starlette, service: str, store: KeyStore) -> None:
     app.add_exception_handler(KeyUsedForAnotherRequest, _key_used_for_another_request)
 
 
-def idempotent(caller_of: CallerOf) -> Callable[[Endpoint], Endpoint]:
+def idempotent(caller_of: CallerOf, still_there: StillThere | None = None) -> Callable[[Endpoint], Endpoint]:
     """Declare that the decorated write route honours `Idempotency-Key` (core/routes.py), per caller.
 
     `caller_of` gives whose keys a request's key is among (None: the route
-    will refuse the request anyway, so it passes unprotected).
+    will refuse the request anyway, so it passes unprotected). `still_there`,
+    for a route whose answer names what it made, is asked before a kept answer
+    is replayed: a retry must not be told of something deleted since.
     """
 
     def behaviour(_route: APIRoute, handler: Handler) -> Handler:
@@ -291,14 +300,15 @@ def idempotent(caller_of: CallerOf) -> Callable[[Endpoint], Endpoint]:
             caller = await caller_of(request)
             if caller is None:
                 return await handler(request)
-            return await _keyed(request, handler, caller, key)
+            return await _keyed(request, handler, caller, key, still_there)
 
         return keyed
 
     return with_behaviour(behaviour)
 
 
-async def _keyed(request: Request, handler: Handler, caller: str, key: str) -> Response:
+async def _keyed(request: Request, handler: Handler, caller: str, key: str,
+                 still_there: StillThere | None) -> Response:
     keys: IdempotencyKeys = request.app.state.idempotency_keys
     fingerprint = _fingerprint(request.scope, await request.body())  # kept on the request for the handler
     store_key = f"{keys.service}:{caller}:{key}"
@@ -314,6 +324,10 @@ async def _keyed(request: Request, handler: Handler, caller: str, key: str) -> R
         return await handler(request)
     if earlier is _CLAIMED:
         return await answering.answer_once(request)
+    if still_there is not None and earlier.status is not None and earlier.fingerprint == fingerprint:
+        instead = await still_there(request, earlier.body)
+        if instead is not None:
+            return instead
     return _answer_from(earlier, fingerprint)
 
 

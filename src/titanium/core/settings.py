@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,15 @@ def _rate_limit(text: str) -> str:
     except ValueError:
         raise ValueError(f"{text!r} is not a rate limit; write it as '5/minute' or '100 per hour'") from None
     return text
+
+
+def _public_url(text: str) -> str:
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") or parts.query \
+            or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"{text!r} is not a public base URL; write it as https://blog.example.com "
+                         "(scheme, host and port only)")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 RateLimitText = Annotated[str, AfterValidator(_rate_limit)]
@@ -184,6 +194,11 @@ class BlogSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
     site_description: str = Field(default="Posts from the Titanium blog: cloud-native notes, DevOps and more.",
                                   min_length=1, max_length=300)
     site_language: Literal["en", "ko"] = "en"
+    # The blog's public address (scheme, host, port; no path), written into
+    # feeds, the sitemap, canonical links, og:url and structured data. Never
+    # taken from a request's Host or X-Forwarded-Host: a client chooses those.
+    # `titanium up` sets it to its gateway's address.
+    public_url: Annotated[str, AfterValidator(_public_url)] = default_url("gateway")
 
     @model_validator(mode="after")
     def _database(self) -> BlogSettings:

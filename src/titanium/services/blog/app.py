@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -23,6 +24,7 @@ from titanium.core.app import create_app
 from titanium.core.authn import REVOCATIONS_PATH, TokenChecker, revocations_over_http
 from titanium.core.cache import CachedNamespace, build_cache
 from titanium.core.database import create_engine, create_read_engine, create_replica_engine, ping, warm_pool
+from titanium.core.errors import error_response
 from titanium.core.http import http_client
 from titanium.core.idempotency import build_key_store, idempotent, install_idempotency, keyed_request, mark_replayed
 from titanium.core.jwks import JWKSVerifier
@@ -61,6 +63,8 @@ def _digits_only(value: object) -> object:
 PostId = Annotated[int, BeforeValidator(_digits_only), Path(ge=1, lt=2**31)]
 
 api = APIRouter(prefix="/blog/api", route_class=TitaniumRoute)
+POST_GONE = ("the post this Idempotency-Key created has been deleted since; "
+             "send a new key to create another")
 
 POSTS_WRITTEN = business_counter("blog_posts_written_total", "Posts written, by action", "action")
 OUTCOMES = (
@@ -162,8 +166,16 @@ async def get_post(post_id: PostId, service: BlogDep) -> Response:
     return JSONBytes(body)
 
 
+async def _post_still_there(request: Request, kept: bytes) -> Response | None:
+    """A retried create whose post was deleted since: 410, never a 201 naming a post that no longer exists."""
+    made = orjson.loads(kept).get("id")
+    if isinstance(made, int) and await request.app.state.blog.repository.ownership(made) is None:
+        return error_response(410, POST_GONE)
+    return None
+
+
 @api.post("/posts", status_code=201)
-@idempotent(_writer)
+@idempotent(_writer, _post_still_there)
 async def create_post(new: NewPost, user: User, service: BlogDep, request: Request,
                       response: Response) -> dict[str, Any]:
     category = _category_ref(new)

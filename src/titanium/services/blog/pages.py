@@ -63,7 +63,6 @@ MAX_PAGE = 10_000_000
 _POST_REF = re.compile(r"^([1-9][0-9]{0,9})(?:-([A-Za-z0-9-]*))?$")
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-_HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
 # A page is in its reader's language and theme, chosen by these headers (Cookie: the switches').
 _PAGE_HEADERS = {"Cache-Control": "no-cache", "Vary": "Accept-Language, Cookie"}
 _FILE_HEADERS = {"Cache-Control": "no-cache"}
@@ -85,10 +84,12 @@ class Site:
     name: str
     description: str
     language: str
+    # Where readers reach the blog (TITANIUM_PUBLIC_URL): the origin of every absolute link.
+    public_url: str
 
     @classmethod
     def from_settings(cls, settings: BlogSettings) -> Site:
-        return cls(settings.site_name, settings.site_description, settings.site_language)
+        return cls(settings.site_name, settings.site_description, settings.site_language, settings.public_url)
 
 
 @lru_cache(maxsize=len(LANGUAGE_NAMES))
@@ -169,14 +170,11 @@ def _summary(post: dict[str, Any], language: Language) -> dict[str, Any]:
 
 
 def _origin(request: Request) -> str:
-    """The public scheme and host, as the gateway was asked for them (for feeds, the sitemap and og:url)."""
-    proto = request.headers.get("x-forwarded-proto", request.url.scheme)
-    host = request.headers.get("x-forwarded-host") or request.headers.get("host") or request.url.netloc
-    if proto not in ("http", "https"):
-        proto = request.url.scheme
-    if not _HOST.match(host):
-        host = request.url.netloc
-    return f"{proto}://{host}"
+    """The blog's public scheme and host (for feeds, the sitemap, canonical links and og:url).
+
+    From the settings, never from the request: Host and X-Forwarded-Host are the client's to choose.
+    """
+    return _site(request).public_url
 
 
 def _page_number(request: Request) -> int | None:
