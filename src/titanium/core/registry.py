@@ -56,6 +56,11 @@ class Service:
     calls: tuple[str, ...] = ()  # the services it calls (each a `<name>_url` setting)
     database: bool = False  # owns a database (`<name>_database_url`, migrations in its folder)
     public_routes: tuple[PublicRoute, ...] = ()
+    # Where its own OpenAPI document is (None: it has none); the gateway's
+    # /api/openapi.json keeps the public routes' operations of each.
+    openapi: str | None = "/openapi.json"
+    # Public routes it answers itself, not forwarded: the gateway's API document.
+    own_routes: tuple[PublicRoute, ...] = ()
 
     @property
     def app_module(self) -> str:
@@ -70,7 +75,11 @@ class Service:
 
 # In the order people see them (the dashboard's cards): the public entry first.
 SERVICES: tuple[Service, ...] = (
-    Service("gateway", 0, "GatewaySettings", calls=("users", "auth", "blog", "dashboard")),
+    Service("gateway", 0, "GatewaySettings", calls=("users", "auth", "blog", "dashboard"), openapi=None, own_routes=(
+        PublicRoute("/api/openapi.json", ("GET",)),
+        PublicRoute("/api/docs", ("GET",)),
+        PublicRoute("/api/docs/{asset}", ("GET",)),
+    )),
     Service("users", 1, "UsersSettings", database=True, public_routes=(
         PublicRoute("/api/register", ("POST",), "/users"),
         PublicRoute("/api/users", ("POST",), "/users"),
@@ -90,12 +99,12 @@ SERVICES: tuple[Service, ...] = (
         PublicRoute("/api/verify", ("GET",), "/auth/verify"),
         PublicRoute("/.well-known/jwks.json", ("GET",), "/auth/jwks"),
     )),
-    Service("blog", 5, "BlogSettings", calls=("auth",), database=True, public_routes=(
+    Service("blog", 5, "BlogSettings", calls=("auth",), database=True, openapi="/blog/api/openapi.json", public_routes=(
         PublicRoute("/blog", READS),
         PublicRoute("/blog/{rest:path}", (*READS, "POST", "PATCH", "PUT", "DELETE"), honours_idempotency_key=True),
         PublicRoute("/robots.txt", READS, "/blog/robots.txt"),
     )),
-    Service("dashboard", 3, "DashboardSettings", calls=("gateway", "users", "auth", "blog"), public_routes=(
+    Service("dashboard", 3, "DashboardSettings", calls=("gateway", "users", "auth", "blog"), openapi=None, public_routes=(
         PublicRoute("/", READS, "/"),
         PublicRoute("/dashboard/static/{asset:path}", READS),
         PublicRoute("/stats", ("GET",), "/api/stats"),

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from limits import RateLimitItem
 
 from titanium.core import tokens
+from titanium.core.api_docs import BEARER, errors
 from titanium.core.app import create_app
 from titanium.core.authn import CHALLENGE, LocalKeys, TokenChecker, revocations_over_http
 from titanium.core.client_address import client_address
@@ -30,6 +31,7 @@ from titanium.core.revocation import RevocationList, RevocationsUnavailable
 from titanium.core.routes import add_routes
 from titanium.core.settings import AuthSettings
 from titanium.services.auth import profiles, sessions
+from titanium.services.auth.answers import KeySet, TokenPair, Verified
 from titanium.services.auth.schemas import LoginRequest
 from titanium.services.auth.sessions import failed as _failed
 
@@ -126,8 +128,13 @@ async def _failures_refusal(service: Auth, username: str, address: str) -> JSONR
     return None
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", response_model=TokenPair, responses=errors(401, 422, 429, 503))
 async def login(credentials: LoginRequest, request: Request, service: AuthDep) -> JSONResponse:
+    """Sign in: a new session's access and refresh tokens.
+
+    Attempts are limited per address, per username from an address, and failed ones per username
+    (429 with `Retry-After`).
+    """
     username, address = credentials.username.lower(), client_address(request.scope)
     if (refused := await _refusal(service, username, address)) is not None:
         return refused
@@ -151,8 +158,12 @@ async def login(credentials: LoginRequest, request: Request, service: AuthDep) -
     return JSONResponse(await sessions.new_session(service, request, user["id"], user["username"]))
 
 
-@router.get("/auth/verify")
+@router.get("/auth/verify", response_model=Verified, responses=errors(400, 401, 503), openapi_extra=BEARER)
 async def verify(request: Request, service: AuthDep) -> JSONResponse:
+    """The claims of the access token sent, if auth accepts it (signed, current, not revoked).
+
+    400 when no `Authorization: Bearer` header is sent (the seed's contract), 401 for a token not accepted.
+    """
     # The seed's contract: a missing or malformed header is a 400 here (API.md), a bad token a 401.
     token = tokens.bearer_token(request.headers.get("authorization"))
     if token is None:
@@ -166,9 +177,10 @@ async def verify(request: Request, service: AuthDep) -> JSONResponse:
     return JSONResponse({"status": "success", "data": claims})
 
 
-@router.get("/auth/jwks")
-@router.get("/.well-known/jwks.json")
+@router.get("/auth/jwks", response_model=KeySet)
+@router.get("/.well-known/jwks.json", response_model=KeySet)
 async def jwks(service: AuthDep) -> JSONResponse:
+    """The public keys that verify access tokens (a JWKS, RFC 7517): the signing key first."""
     return JSONResponse({"keys": service.jwks}, headers={"Cache-Control": "public, max-age=300"})
 
 

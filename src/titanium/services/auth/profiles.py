@@ -14,6 +14,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
 
+from titanium.core.api_docs import BEARER, BEARER_OPTIONAL, errors
+from titanium.services.auth.answers import Following, UserProfile
 from titanium.services.auth.sessions import relayed, signed_in, users_call, viewer
 
 if TYPE_CHECKING:
@@ -28,39 +30,48 @@ def _service(request: Request) -> Auth:
     return service
 
 
-@router.get("/auth/users/{username}")
+@router.get("/auth/users/{username}", response_model=UserProfile, responses=errors(404, 422),
+            openapi_extra=BEARER_OPTIONAL)
 async def profile(username: Username, request: Request) -> JSONResponse:
+    """Anybody's profile; its owner, sending their access token, also sees their email address."""
     service = _service(request)
     claims = await viewer(service, request)
     query = f"?viewer={claims['user_id']}" if claims else ""
     return relayed(await users_call(service, request, "GET", f"/internal/profiles/{quote(username, safe='')}{query}"))
 
 
-@router.get("/auth/profile")
+@router.get("/auth/profile", response_model=UserProfile, responses=errors(401, 404, 503), openapi_extra=BEARER)
 async def own_profile(request: Request) -> JSONResponse:
+    """The caller's own profile, with their email address."""
     return await _callers_own(request, "GET", "/profile")
 
 
-@router.patch("/auth/profile")
+@router.patch("/auth/profile", response_model=UserProfile, responses=errors(401, 404, 422, 503),
+              openapi_extra=BEARER)
 async def change_profile(request: Request, change: Annotated[dict[str, Any], Body()]) -> JSONResponse:
     """The caller's bio and image; their rules are the users service's (422 from there)."""
     # Sent twice, it leaves the same profile: another users process may answer it if the first died with it.
     return await _callers_own(request, "PATCH", "/profile", change, safe_to_resend=True)
 
 
-@router.get("/auth/following")
+@router.get("/auth/following", response_model=Following, responses=errors(401, 404, 503), openapi_extra=BEARER)
 async def following(request: Request) -> JSONResponse:
+    """Whom the caller follows."""
     return await _callers_own(request, "GET", "/following")
 
 
 # Follow (PUT) or unfollow (DELETE): either, sent twice, leaves what it left once.
-@router.post("/auth/users/{username}/follow")
+@router.post("/auth/users/{username}/follow", response_model=UserProfile, responses=errors(401, 404, 422, 503),
+             openapi_extra=BEARER)
 async def follow(username: Username, request: Request) -> JSONResponse:
+    """Follow the user (once, however often asked; not oneself: 422); their profile as the caller now sees it."""
     return await _callers_own(request, "PUT", f"/following/{quote(username, safe='')}", safe_to_resend=True)
 
 
-@router.delete("/auth/users/{username}/follow")
+@router.delete("/auth/users/{username}/follow", response_model=UserProfile, responses=errors(401, 404, 422, 503),
+               openapi_extra=BEARER)
 async def unfollow(username: Username, request: Request) -> JSONResponse:
+    """Stop following the user (no error if the caller did not); their profile as the caller now sees it."""
     return await _callers_own(request, "DELETE", f"/following/{quote(username, safe='')}", safe_to_resend=True)
 
 

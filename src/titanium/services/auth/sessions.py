@@ -17,9 +17,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from titanium.core import tokens
+from titanium.core.api_docs import BEARER, errors
 from titanium.core.http import SAFE_TO_RESEND, propagated_headers
 from titanium.core.logging import get_logger
 from titanium.core.metrics import UPSTREAM_ERRORS, failure_reason
+from titanium.services.auth.answers import SignedOut, TokenPair
 from titanium.services.auth.schemas import (
     AccountDeletionRequest,
     LogoutRequest,
@@ -121,8 +123,9 @@ async def viewer(service: Auth, request: Request) -> dict[str, Any] | None:
         return None
 
 
-@router.post("/auth/refresh")
+@router.post("/auth/refresh", response_model=TokenPair, responses=errors(401, 422, 503))
 async def refresh(body: RefreshRequest, request: Request) -> JSONResponse:
+    """A new token pair for a refresh token, which is used up: sent again, it ends its whole session (401)."""
     service: Auth = request.app.state.auth
     new_token = tokens.new_refresh_token()
     answer = await users_call(service, request, "POST", "/internal/sessions/renew", {
@@ -143,8 +146,9 @@ async def refresh(body: RefreshRequest, request: Request) -> JSONResponse:
     return JSONResponse(token_pair(service, renewed["user_id"], renewed["username"], renewed["family_id"], new_token))
 
 
-@router.post("/auth/logout")
+@router.post("/auth/logout", response_model=SignedOut, responses=errors(401, 422, 503), openapi_extra=BEARER)
 async def logout(request: Request, body: LogoutRequest | None = None) -> JSONResponse:
+    """Sign out: the access token is revoked at once, and the session (refresh token) ended."""
     service: Auth = request.app.state.auth
     # Signing out twice is no error: a revoked token may end its session again.
     claims = await signed_in(service, request, revoked_ok=True)
@@ -157,7 +161,8 @@ async def logout(request: Request, body: LogoutRequest | None = None) -> JSONRes
     return JSONResponse({"status": "success", "message": "signed out"})
 
 
-@router.put("/auth/password")
+@router.put("/auth/password", response_model=TokenPair, responses=errors(401, 403, 404, 422, 429, 503),
+            openapi_extra=BEARER)
 async def change_password(change: PasswordChangeRequest, request: Request) -> JSONResponse:
     """The new password; every earlier token void; a new token pair for the caller, who stays signed in."""
     service: Auth = request.app.state.auth
@@ -167,8 +172,9 @@ async def change_password(change: PasswordChangeRequest, request: Request) -> JS
     return JSONResponse(await new_session(service, request, claims["user_id"], claims["username"]))
 
 
-@router.delete("/auth/account", status_code=204)
+@router.delete("/auth/account", status_code=204, responses=errors(401, 403, 404, 422, 429, 503), openapi_extra=BEARER)
 async def delete_account(deletion: AccountDeletionRequest, request: Request) -> Response:
+    """Delete the caller's account (their password again, 403 if wrong); every token of theirs stops working."""
     service: Auth = request.app.state.auth
     _claims, refused = await _account_change(service, request, "POST", "/delete", {"password": deletion.password})
     return refused or Response(status_code=204)

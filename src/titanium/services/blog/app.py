@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from titanium.core.api_docs import BEARER, errors
 from titanium.core.app import create_app
 from titanium.core.authn import REVOCATIONS_PATH, TokenChecker, revocations_over_http
 from titanium.core.cache import CachedNamespace, build_cache
@@ -34,6 +35,7 @@ from titanium.core.revocation import RevocationList
 from titanium.core.routes import TitaniumRoute, add_routes
 from titanium.core.settings import BlogSettings
 from titanium.services.blog import families
+from titanium.services.blog.answers import Category, Post, PostSummary
 from titanium.services.blog.content import InvalidName
 from titanium.services.blog.cursors import InvalidCursor
 from titanium.services.blog.families import ALL_LISTS, CATEGORIES
@@ -143,7 +145,7 @@ async def _writer(request: Request) -> str | None:
     return f"user:{user['user_id']}"
 
 
-@api.get("/posts", response_model=list[dict[str, Any]])
+@api.get("/posts", response_model=list[PostSummary], responses=errors(422))
 @plain_read(list_arguments)
 async def list_posts(
     service: BlogDep,
@@ -151,15 +153,17 @@ async def list_posts(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     category: Annotated[str | None, Query(min_length=1, max_length=60, pattern=r"^[^\x00]+$")] = None,
 ) -> Response:
+    """Public posts, newest first: `limit` of them after `offset`, of one category (its slug) when given."""
     family = ALL_LISTS if category is None else _category_lists(category)
     body = await service.cache.get_or_load(family, f"{offset}:{limit}",
                                            lambda: service.repository.list_posts(offset, limit, category))
     return JSONBytes(body)
 
 
-@api.get("/posts/{post_id}", response_model=dict[str, Any])
+@api.get("/posts/{post_id}", response_model=Post, responses=errors(404, 422))
 @plain_read(post_arguments)
 async def get_post(post_id: PostId, service: BlogDep) -> Response:
+    """One public post, whole."""
     body = await service.cache.get_or_load(_post(post_id), "", lambda: service.repository.get_post(post_id))
     if body is None:
         raise HTTPException(404, "post not found")
@@ -174,10 +178,16 @@ async def _post_still_there(request: Request, kept: bytes) -> Response | None:
     return None
 
 
-@api.post("/posts", status_code=201)
+@api.post("/posts", status_code=201, response_model=Post, responses=errors(400, 401, 409, 410, 422),
+          openapi_extra=BEARER)
 @idempotent(_writer, _post_still_there)
 async def create_post(new: NewPost, user: User, service: BlogDep, request: Request,
                       response: Response) -> dict[str, Any]:
+    """Write a post, filed under a category named (made if new) or given by id.
+
+    With an `Idempotency-Key`, a retry gets the first answer (`Idempotent-Replayed: true`) and makes
+    nothing; the same key with another body is 422, and 410 once the post it made has been deleted.
+    """
     category = _category_ref(new)
     assert category is not None and new.title is not None and new.content is not None
     # A keyed create is recorded with its post: a retry after this process died between the
@@ -193,9 +203,11 @@ async def create_post(new: NewPost, user: User, service: BlogDep, request: Reque
     return post
 
 
-@api.patch("/posts/{post_id}")
+@api.patch("/posts/{post_id}", response_model=Post, responses=errors(400, 401, 403, 404, 409, 422),
+           openapi_extra=BEARER)
 @idempotent(_writer)
 async def update_post(post_id: PostId, changes: PostChanges, user: User, service: BlogDep) -> dict[str, Any]:
+    """Change the caller's own post: only the fields sent change."""
     before = await _own_post(service, post_id, user)
     values = changes.model_dump(include={"title", "content"}, exclude_none=True)
     post = await service.repository.update_post(post_id, values, _category_ref(changes))
@@ -209,9 +221,10 @@ async def update_post(post_id: PostId, changes: PostChanges, user: User, service
     return post
 
 
-@api.delete("/posts/{post_id}", status_code=204)
+@api.delete("/posts/{post_id}", status_code=204, responses=errors(400, 401, 403, 404), openapi_extra=BEARER)
 @idempotent(_writer)
 async def delete_post(post_id: PostId, user: User, service: BlogDep) -> Response:
+    """Delete the caller's own post."""
     before = await _own_post(service, post_id, user)
     if not await service.repository.delete_post(post_id):
         raise HTTPException(404, "post not found")
@@ -219,8 +232,9 @@ async def delete_post(post_id: PostId, user: User, service: BlogDep) -> Response
     return Response(status_code=204)
 
 
-@api.get("/categories", response_model=list[dict[str, Any]])
+@api.get("/categories", response_model=list[Category])
 async def list_categories(service: BlogDep) -> Response:
+    """Every category that holds a public post, with its count."""
     return JSONBytes(await service.cache.get_or_load(CATEGORIES, "", service.repository.list_categories))
 
 

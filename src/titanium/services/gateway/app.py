@@ -30,6 +30,7 @@ from titanium.core.ratelimit import RateLimiter, parse_limit
 from titanium.core.registry import SERVICES, PublicRoute, replica_urls
 from titanium.core.replicas import ReplicaSet
 from titanium.core.settings import GatewaySettings
+from titanium.services.gateway import api_document
 from titanium.services.gateway.proxy import RouteLabels, forward, readiness_check, upstream_session
 
 # A path parameter put into an upstream path: one plain segment (a username, say).
@@ -142,6 +143,7 @@ def build(settings: GatewaySettings | None = None) -> Starlette:
         for route in entry.public_routes:
             # An ASGI callable, not a function: Starlette runs it as it is, with no request and response objects.
             app.router.routes.append(Route(route.path, Forwarder(entry.name, route), methods=list(route.methods)))
+    app.router.routes += api_document.routes()  # its own: the platform's API document
     return app
 
 

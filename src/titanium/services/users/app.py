@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from limits import RateLimitItem
 
+from titanium.core.api_docs import errors
 from titanium.core.app import create_app
 from titanium.core.client_address import client_address
 from titanium.core.database import create_engine, ping, warm_pool
@@ -63,9 +64,14 @@ async def _registering_address(request: Request) -> str:
     return f"address:{client_address(request.scope)}"
 
 
-@router.post("/users", status_code=201, response_model=PublicUser)
+@router.post("/users", status_code=201, response_model=PublicUser, responses=errors(400, 409, 422, 429))
 @idempotent(_registering_address)
 async def register(new_user: NewUser, request: Request, response: Response, users: Repository) -> PublicUser:
+    """Make an account; then sign in with POST /api/login.
+
+    A name ever given (even a deleted account's) is 409; common or guessable passwords and reserved
+    names are 422. Limited per address (429). With an `Idempotency-Key`, a retry gets the first answer.
+    """
     keyed = keyed_request(request)
     # A retry of a registration done before (perhaps by another process) is answered before any
     # limit: it makes nothing.
