@@ -34,6 +34,7 @@ from titanium.core.revocation import RevocationList
 from titanium.core.routes import TitaniumRoute, add_routes
 from titanium.core.settings import BlogSettings
 from titanium.services.blog import community_routes, families
+from titanium.services.blog.community_pages import community_pages
 from titanium.services.blog.content import InvalidName
 from titanium.services.blog.cursors import InvalidCursor
 from titanium.services.blog.families import ALL_LISTS, CATEGORIES
@@ -332,5 +333,5 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
     app.mount("/blog/static", StaticFiles(directory=WEB_DIR / "static"), name="blog-static")
     languages()  # every language's catalog now: a missing one stops the start, saying how to compile it
     app.state.site = Site.from_settings(settings)
-    add_routes(app, pages)
+    add_routes(app, community_pages, pages)  # before the pages' catch-all of unknown pages
     return app

@@ -23,6 +23,7 @@ from titanium.core.revocation import RevocationsUnavailable
 from titanium.core.routes import TitaniumRoute
 from titanium.core.tokens import TokenError
 from titanium.services.blog import families
+from titanium.services.blog.community_reads import cached_popular_tags
 from titanium.services.blog.follows import followed_ids, user_id_of
 from titanium.services.blog.repository import Page, PostList
 
@@ -211,13 +212,7 @@ async def count_posts(request: Request, category: Slug = None, tag: Slug = None,
 @router.get("/tags", response_model=list[TagCount], responses=_errors(422))
 async def popular_tags(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response:
     """The tags of the most public posts, most used first, with their counts."""
-    service = request.app.state.blog
-
-    async def load() -> list[dict[str, Any]]:
-        return [{"name": tag["name"], "slug": tag["slug"], "count": tag["post_count"]}
-                for tag in await service.repository.popular_tags(limit)]
-
-    return JSONBytes(await service.cache.get_or_load(families.ALL_LISTS, f"tags:{limit}", load))
+    return JSONBytes(await cached_popular_tags(request.app.state.blog, limit))
 
 
 PostId = Annotated[int, Path(ge=1, lt=2**31)]
