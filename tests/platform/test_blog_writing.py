@@ -79,6 +79,8 @@ def test_a_scheduled_post_appears_on_the_lists_when_its_time_comes(person: Clien
     # Until then the lists (now cached) and the post are as if it were not there; its author sees it.
     assert post["id"] not in [each["id"] for each in anonymous.http.get("/blog/api/posts?limit=100").json()]
     assert person.http.get(f"/blog/api/me/posts/{post['id']}", headers=person.auth).status_code == 200
+    scheduled = person.http.get("/blog/api/me/scheduled", headers=person.auth).json()["posts"]
+    assert [each["id"] for each in scheduled] == [post["id"]]
     wait_until(lambda: post["id"] in [each["id"] for each in anonymous.http.get("/blog/api/posts?limit=100").json()],
                what="the scheduled post on the cached list")
     assert "Scheduled kx9" in anonymous.http.get("/blog/feed.xml").text

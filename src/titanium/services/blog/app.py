@@ -48,7 +48,7 @@ from titanium.services.blog.repository import (
     UnknownCategory,
 )
 from titanium.services.blog.schemas import NewPost, PostChanges, PostFields
-from titanium.services.blog.writing_routes import apply_publication, publishing_when_due, writing
+from titanium.services.blog.writing_routes import apply_publication, owned, publishing_when_due, writing
 
 WEB_DIR = FilePath(__file__).parent / "web"
 
@@ -113,12 +113,7 @@ def _category_ref(fields: PostFields) -> CategoryRef | None:
 
 
 async def _own_post(service: Blog, post_id: int, user: dict[str, Any]) -> Ownership:
-    ownership = await service.repository.ownership(post_id)
-    if ownership is None:
-        raise HTTPException(404, "post not found")
-    if ownership.author_id != user["user_id"]:
-        raise HTTPException(403, "only the author may change or delete this post")
-    return ownership
+    return await owned(service, post_id, user, "change or delete")
 
 
 # The cache's families: what one write drops together.
@@ -195,7 +190,9 @@ async def update_post(post_id: PostId, changes: PostChanges, user: User, service
     if post is None:
         raise HTTPException(404, "post not found")
     after = post["category"]["slug"]
-    changed = {_post(post_id), ALL_LISTS, _category_lists(before.category_slug), _category_lists(after)}
+    changed = {_post(post_id)}
+    if before.public or changes.status or changes.publish_at:  # a draft's text (autosaved often) is on no list
+        changed |= {ALL_LISTS, _category_lists(before.category_slug), _category_lists(after)}
     if after != before.category_slug:
         changed.add(CATEGORIES)  # post counts moved, a category may have come or gone
     await service.cache.invalidate(*changed)

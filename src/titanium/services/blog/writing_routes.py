@@ -5,6 +5,7 @@
 | POST /blog/api/posts/{id}/publish | make a post public now, or at `publish_at` (author only) |
 | POST /blog/api/posts/{id}/unpublish | make a post a draft again (author only) |
 | GET /blog/api/me/drafts | the caller's drafts, newest first, a page at a time |
+| GET /blog/api/me/scheduled | the caller's posts scheduled for later, the latest first |
 | GET /blog/api/me/posts/{id} | one of the caller's posts as they see it, draft or scheduled |
 | POST /blog/api/preview | Markdown rendered exactly as the post's page will show it |
 | POST /blog/api/images | an image upload (multipart, field `file`), prepared and stored (images.py) |
@@ -54,6 +55,7 @@ log = get_logger(__name__)
 
 writing = APIRouter(prefix="/blog", route_class=TitaniumRoute)
 
+SCHEDULED_SHOWN = 100  # a writer's scheduled posts listed at most
 # How often the scheduled posts are looked for: a post scheduled for 10:00 is on the cached lists by 10:00:02.
 DUE_CHECK_SECONDS = 2.0
 
@@ -161,12 +163,13 @@ User = Annotated[dict[str, Any], Depends(_user)]
 PostId = Annotated[int, Path(ge=1, lt=2**31)]
 
 
-async def _own(service: Blog, post_id: int, user: dict[str, Any]) -> Ownership:
+async def owned(service: Blog, post_id: int, user: dict[str, Any], what: str) -> Ownership:
+    """The post's ownership when `user` wrote it; 404 when there is no such post, 403 (saying `what` they may not) else."""
     ownership = await service.repository.ownership(post_id)
     if ownership is None:
         raise HTTPException(404, "post not found")
     if ownership.author_id != user["user_id"]:
-        raise HTTPException(403, "only the author may publish or unpublish this post")
+        raise HTTPException(403, f"only the author may {what} this post")
     return ownership
 
 
@@ -190,7 +193,7 @@ async def apply_publication(repository: BlogRepository, post_id: int, status: st
 @writing.post("/api/posts/{post_id}/publish", response_model=Post, responses={**_OWN, **_INVALID})
 async def publish(post_id: PostId, user: User, service: BlogDep, when: Publication | None = None) -> dict[str, Any]:
     """Make the post public: now, or at `publish_at` (scheduled). A public post published again stays as it is."""
-    before = await _own(service, post_id, user)
+    before = await owned(service, post_id, user, "publish or unpublish")
     post = await apply_publication(service.repository, post_id, None, when.publish_at if when else None)
     if post is None:
         raise HTTPException(404, "post not found")
@@ -201,7 +204,7 @@ async def publish(post_id: PostId, user: User, service: BlogDep, when: Publicati
 @writing.post("/api/posts/{post_id}/unpublish", response_model=Post, responses=_OWN)
 async def unpublish(post_id: PostId, user: User, service: BlogDep) -> dict[str, Any]:
     """Make the post a draft again: off every list, feed and search, seen by its author alone."""
-    before = await _own(service, post_id, user)
+    before = await owned(service, post_id, user, "publish or unpublish")
     post = await service.repository.unpublish(post_id)
     if post is None:
         raise HTTPException(404, "post not found")
@@ -217,6 +220,22 @@ async def my_drafts(user: User, service: BlogDep,
     page = await service.repository.list_page(PostList(author_id=user["user_id"], drafts=True),
                                               viewer_id=user["user_id"], cursor=cursor, limit=limit)
     return {"posts": page.posts, "next_cursor": page.next_cursor}
+
+
+@writing.get("/api/me/scheduled", response_model=DraftPage, responses=_AUTH)
+async def my_scheduled(user: User, service: BlogDep) -> dict[str, Any]:
+    """The caller's posts scheduled for later (at most 100), the latest publication time first."""
+    # The author's own list holds their scheduled posts first (newest publication time first), then the public ones.
+    which, now, cursor = PostList(author_id=user["user_id"]), utcnow(), None
+    found: list[dict[str, Any]] = []
+    while len(found) < SCHEDULED_SHOWN:
+        page = await service.repository.list_page(which, viewer_id=user["user_id"], cursor=cursor, limit=SCHEDULED_SHOWN)
+        later = [post for post in page.posts if datetime.fromisoformat(post["published_at"]) > now]
+        found += later
+        if len(later) < len(page.posts) or page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    return {"posts": found[:SCHEDULED_SHOWN], "next_cursor": None}
 
 
 @writing.get("/api/me/posts/{post_id}", response_model=Post, responses={**_AUTH, 404: _NOT_MINE})
