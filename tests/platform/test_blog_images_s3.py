@@ -15,6 +15,8 @@ from tests.integration.test_media_storage import _s3, s3_server  # noqa: F401 - 
 from tests.platform.conftest import PLATFORM_ENV
 from tests.platform.harness import Client, Platform
 
+UPLOADS = 4  # a writer's uploads a minute on this platform
+
 
 @pytest.fixture(scope="module")
 def bucket(s3_server: str) -> str:  # noqa: F811 - the fixture imported above
@@ -29,7 +31,7 @@ def platform(own_platform: Callable[..., Platform], s3_server: str, bucket: str)
         **PLATFORM_ENV, "TITANIUM_S3_BUCKET": bucket, "TITANIUM_S3_ENDPOINT_URL": s3_server, "TITANIUM_S3_REGION": "us-east-1",
         # The standard variables, as from a Secret; nothing from this machine's own files or role.
         "AWS_ACCESS_KEY_ID": "titanium-test", "AWS_SECRET_ACCESS_KEY": "titanium-test-secret",
-        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_EC2_METADATA_DISABLED": "true", "TITANIUM_IMAGE_UPLOAD_RATE_LIMIT": f"{UPLOADS}/minute",
     })
 
 
@@ -56,3 +58,17 @@ def test_an_upload_is_kept_in_the_bucket_and_served_by_the_blog(platform: Platfo
     with Image.open(io.BytesIO(served.content)) as stored:  # read back from the bucket through the blog
         assert (stored.format, stored.size) == ("WEBP", (640, 480))
     assert not (platform.data_dir / "media").exists()
+
+
+def test_uploads_past_the_limit_are_refused_until_later(platform: Platform) -> None:
+    person = Client(platform.url).signed_up()
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(picture, "PNG")
+    answers = [person.http.post("/blog/api/images", headers=person.auth,
+                                files={"file": ("dot.png", picture.getvalue(), "image/png")}) for _ in range(UPLOADS + 1)]
+    assert [answer.status_code for answer in answers] == [201] * UPLOADS + [429]
+    assert int(answers[-1].headers["retry-after"]) >= 1 and "uploads" in answers[-1].json()["detail"]
+    # Another writer has a budget of their own.
+    other = Client(platform.url).signed_up()
+    assert other.http.post("/blog/api/images", headers=other.auth,
+                           files={"file": ("dot.png", picture.getvalue(), "image/png")}).status_code == 201

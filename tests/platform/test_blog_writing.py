@@ -162,6 +162,7 @@ def test_an_uploaded_image_is_shown_on_the_post(person: Client, anonymous: Clien
         assert attribute in tag[0], tag[0]
     assert f'<meta property="og:image" content="{platform_origin(anonymous)}{image["url"]}">' in page.text
     assert "img-src 'self' https:" in page.headers["content-security-policy"]
+    assert f'"image":"{platform_origin(anonymous)}{image["url"]}"' in page.text.replace(" ", "")  # JSON-LD
 
 
 def platform_origin(client: Client) -> str:

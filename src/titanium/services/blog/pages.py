@@ -358,7 +358,11 @@ async def _post_at(request: Request, ref: str) -> dict[str, Any] | None:
 
 def _absolute(request: Request, url: str | None) -> str | None:
     """An image's URL as another site must be given it: an upload's path with this blog's origin."""
-    return _origin(request) + url if url and url.startswith("/") else url
+    return _absolute_with(_origin(request), url) if url else None
+
+
+def _absolute_with(origin: str, url: str) -> str:
+    return origin + url if url.startswith("/") else url
 
 
 def _blog_posting(origin: str, site: Site, post: dict[str, Any]) -> dict[str, Any]:
@@ -379,6 +383,7 @@ def _blog_posting(origin: str, site: Site, post: dict[str, Any]) -> dict[str, An
         "isPartOf": blog,
         "articleSection": post["category"]["name"],
         "timeRequired": f"PT{post['reading_minutes']}M",
+        **({"image": _absolute_with(origin, post["image"])} if post.get("image") else {}),
     }
 
 
