@@ -114,6 +114,24 @@ def test_a_scheduled_post_is_listed_for_its_writer(open_page: OpenPage, platform
     screenshot(page, "scheduled")
 
 
+def test_a_published_post_is_unpublished_from_its_edit_page(open_page: OpenPage, platform: Platform,
+                                                            writer: Client) -> None:
+    post = writer.create_post(title="Second thoughts", content="Said too soon.").json()
+    page = open_page("phone")
+    sign_in_with_storage(page, writer)
+    page.goto(f"/blog/posts/{post['id']}/edit")
+    expect(page.locator("#save-draft")).to_be_hidden()
+    page.click("#unpublish-post")
+    expect(page.locator("#autosave")).to_have_text("The post is a draft again: only you can see it.")
+    page.wait_for_url(f"**/blog/write?draft={post['id']}")
+    expect(page.locator("#save-draft")).to_be_visible()
+    expect(page.locator("#unpublish-post")).to_be_hidden()
+    assert "Second thoughts" not in _public_titles(platform)
+    page.reload()  # the draft comes back from the server
+    expect(page.locator("#post-title")).to_have_value("Second thoughts")
+    screenshot(page, "unpublished")
+
+
 def test_a_past_time_is_not_scheduled(open_page: OpenPage, writer: Client) -> None:
     page = open_page("phone")
     sign_in_with_storage(page, writer)

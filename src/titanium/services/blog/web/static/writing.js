@@ -70,7 +70,8 @@
       state.id = String(post.id);
       state.status = statusOf(post);
       form.dataset.postId = state.id;
-      if (form.dataset.mode !== "edit") window.history.replaceState(null, "", `/blog/write?draft=${post.id}`);
+      // A post only its writer sees is reached (after a reload, from a bookmark) at this address.
+      if (state.status !== "published") window.history.replaceState(null, "", `/blog/write?draft=${post.id}`);
       if (state.status === "scheduled") byId("post-publish-at").value = fieldTime(post.published_at);
       showActions();
     }
