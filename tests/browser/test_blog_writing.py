@@ -179,7 +179,9 @@ def test_an_uploaded_image_shows_on_the_post_and_in_the_feed(open_page: OpenPage
     assert_fits_viewport(page)
     screenshot(page, f"post-with-image-{viewport}")
     with httpx.Client(base_url=platform.url, timeout=15) as client:
-        assert found[1] in client.get("/blog/feed.xml").text
+        feed = client.get("/blog/feed.xml").text
+    # The entry's HTML names the upload by its path; xml:base makes it the blog's for a feed reader.
+    assert found[1] in feed and f'xml:base="{platform.url}/"' in feed
 
 
 def test_what_is_not_an_image_is_refused_in_words(open_page: OpenPage, writer: Client) -> None:
