@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from titanium.core import tracing
 from titanium.core.accesslog import AccessLog
 from titanium.core.metrics import Outcome, RequestMetrics, declare_service
-from titanium.core.paths import OPERATIONAL_PATHS
+from titanium.core.paths import LARGE_BODY_PATHS, OPERATIONAL_PATHS
 
 REQUEST_ID_HEADER = "x-request-id"
 # The request's trace id on every answer, so that whoever holds an answer can
@@ -203,7 +203,7 @@ class RequestContextMiddleware:
 
     async def _whole_body(self, scope: Scope, receive: Receive) -> bytes | None:
         """The request's body, read within the size limit (announced or streamed); None if the client left."""
-        limit = self.max_body_bytes
+        limit = LARGE_BODY_PATHS.get(scope["path"], self.max_body_bytes)
         declared = next((int(v) for n, v in scope["headers"] if n == b"content-length" and v.isdigit()), 0)
         if declared > limit:
             raise BodyTooLarge(limit)

@@ -188,6 +188,8 @@ class BlogSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
     s3_bucket: Unset[str] = None
     s3_endpoint_url: Unset[str] = None
     s3_region: Unset[str] = None
+    # Image uploads a writer may make (POST /blog/api/images).
+    image_upload_rate_limit: RateLimitText = "60/hour"
     # What the pages call the site and say it is about, and the language of
     # a reader whose browser asks for none the blog speaks (en or ko).
     site_name: str = Field(default="Titanium blog", min_length=1, max_length=60)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -54,6 +55,7 @@ from titanium.services.blog.repository import (
     UnknownCategory,
 )
 from titanium.services.blog.schemas import NewPost, PostChanges, PostFields
+from titanium.services.blog.writing_routes import apply_publication, owned, publishing_when_due, writing
 
 WEB_DIR = FilePath(__file__).parent / "web"
 
@@ -121,12 +123,7 @@ def _category_ref(fields: PostFields) -> CategoryRef | None:
 
 
 async def _own_post(service: Blog, post_id: int, user: dict[str, Any]) -> Ownership:
-    ownership = await service.repository.ownership(post_id)
-    if ownership is None:
-        raise HTTPException(404, "post not found")
-    if ownership.author_id != user["user_id"]:
-        raise HTTPException(403, "only the author may change or delete this post")
-    return ownership
+    return await owned(service, post_id, user, "change or delete")
 
 
 # The cache's families: what one write drops together.
@@ -225,7 +222,8 @@ async def create_post(new: NewPost, user: User, service: BlogDep, request: Reque
     # commit and storing the answer finds the post instead of making another (core/idempotency.py).
     post, replayed = await service.repository.create_post(new.title, new.content, user["username"],
                                                           user["user_id"], category, keyed_request(request),
-                                                          tags=new.tags or (), description=new.description)
+                                                          tags=new.tags or (), description=new.description,
+                                                          status=new.status or "published", published_at=new.publish_at)
     if replayed:
         mark_replayed(response)
     # A replay drops the lists too: the first may have died before it did. The post's
@@ -243,10 +241,14 @@ async def update_post(post_id: PostId, changes: PostChanges, user: User, service
     before = await _own_post(service, post_id, user)
     values = changes.model_dump(include={"title", "content", "description"}, exclude_none=True)
     post = await service.repository.update_post(post_id, values, _category_ref(changes), tags=changes.tags)
+    if post is not None and (changes.status or changes.publish_at):  # a draft, published, or scheduled (writing_routes.py)
+        post = await apply_publication(service.repository, post_id, changes.status, changes.publish_at)
     if post is None:
         raise HTTPException(404, "post not found")
     after = post["category"]["slug"]
-    changed = {_post(post_id), ALL_LISTS, _category_lists(before.category_slug), _category_lists(after)}
+    changed = {_post(post_id)}
+    if before.public or changes.status or changes.publish_at:  # a draft's text (autosaved often) is on no list
+        changed |= {ALL_LISTS, _category_lists(before.category_slug), _category_lists(after)}
     if after != before.category_slug:
         changed.add(CATEGORIES)  # post counts moved, a category may have come or gone
     await service.cache.invalidate(*changed)
@@ -327,7 +329,8 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
             verifier = TokenChecker(keys, RevocationList(revocations_over_http(client, f"{auth_url}{REVOCATIONS_PATH}")))
             namespace = CachedNamespace(cache, "blog", settings.cache_ttl_seconds, "blog")
             app.state.blog = Blog(repository, caching(namespace, reads), verifier, client)
-            yield
+            async with publishing_when_due(app.state.blog, timedelta(seconds=settings.cache_ttl_seconds)):
+                yield
         await reads.stop()
         await cache.close()
         await idempotency_keys.close()
@@ -352,6 +355,7 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
     app.add_exception_handler(ConcurrentChange, _concurrent_change)
     for refused in (InvalidName, InvalidCursor, InvalidPost):
         app.add_exception_handler(refused, _unacceptable)
+    add_routes(app, writing)  # drafts, preview, images: before the API's and pages' catch-alls
     add_routes(app, community_routes.router, api)  # before api's catch-all of unknown paths
     app.mount("/blog/static", StaticFiles(directory=WEB_DIR / "static"), name="blog-static")
     languages()  # every language's catalog now: a missing one stops the start, saying how to compile it

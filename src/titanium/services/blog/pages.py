@@ -45,6 +45,8 @@ from titanium.services.blog.languages import LANGUAGE_COOKIE, LANGUAGE_NAMES, La
 from titanium.services.blog.pagination import last_page, page_numbers
 from titanium.services.blog.preferences import choose_language, choose_theme, chosen_theme
 from titanium.services.blog.rendering import (
+    CONTENT_SECURITY_POLICY,
+    first_image,
     markdown_html,
     plain_text,
     post_slug,
@@ -65,7 +67,9 @@ _POST_REF = re.compile(r"^([1-9][0-9]{0,9})(?:-([A-Za-z0-9-]*))?$")
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # A page is in its reader's language and theme, chosen by these headers (Cookie: the switches').
-_PAGE_HEADERS = {"Cache-Control": "no-cache", "Vary": "Accept-Language, Cookie"}
+# Their policy lets a post show images from any https server, as well as this blog's uploads.
+_PAGE_HEADERS = {"Cache-Control": "no-cache", "Vary": "Accept-Language, Cookie",
+                 "Content-Security-Policy": CONTENT_SECURITY_POLICY}
 _FILE_HEADERS = {"Cache-Control": "no-cache"}
 # How the dark stylesheet applies: always, never, or as the reader's system says.
 _DARK_MEDIA = {"dark": "all", "light": "not all", None: "(prefers-color-scheme: dark)"}
@@ -326,7 +330,8 @@ async def _post_for_page(service: Blog, post_id: int) -> dict[str, Any] | None:
         return None
     # The summary and the reading time were worked out when the post was written (repository.py).
     return {**post, "html": markdown_html(post["content"], post["render_mode"]),
-            "description": post["description"] or post["summary"]}
+            "description": post["description"] or post["summary"],
+            "image": first_image(post["content"], post["render_mode"])}
 
 
 def _post_id(ref: str) -> tuple[int, str | None] | None:
@@ -350,6 +355,15 @@ async def _post_at(request: Request, ref: str) -> dict[str, Any] | None:
     return None if parsed is None else await _load_post(request, parsed[0])
 
 
+def _absolute(request: Request, url: str | None) -> str | None:
+    """An image's URL as another site must be given it: an upload's path with this blog's origin."""
+    return _absolute_with(_origin(request), url) if url else None
+
+
+def _absolute_with(origin: str, url: str) -> str:
+    return origin + url if url.startswith("/") else url
+
+
 def _blog_posting(origin: str, site: Site, post: dict[str, Any]) -> dict[str, Any]:
     """The post as schema.org's BlogPosting, for search engines (JSON-LD: a data block, never run as script)."""
     url = origin + post_url(post["id"], post["title"])
@@ -368,6 +382,7 @@ def _blog_posting(origin: str, site: Site, post: dict[str, Any]) -> dict[str, An
         "isPartOf": blog,
         "articleSection": post["category"]["name"],
         "timeRequired": f"PT{post['reading_minutes']}M",
+        **({"image": _absolute_with(origin, post["image"])} if post.get("image") else {}),
     }
 
 
@@ -390,6 +405,7 @@ async def post_page(request: Request, ref: str) -> Response:
         content=Markup(post["html"]),  # noqa: S704 - sanitised by rendering.markdown_html (nh3)
         title=post["title"], description=post["description"] or post["title"], og_type="article",
         structured_data=_blog_posting(_origin(request), _site(request), post),
+        og_image=_absolute(request, post.get("image")),
         page_kind="post",
     )
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from titanium.core.timestamps import utcnow
 from titanium.services.blog.content import MAX_TAGS, checked_name
 from titanium.services.blog.tables import DESCRIPTION_LENGTH
 
@@ -26,6 +28,16 @@ CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_lengt
 TagName = Annotated[str, StringConstraints(max_length=50), AfterValidator(_no_nul)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=DESCRIPTION_LENGTH),
                         AfterValidator(_no_nul)]
+
+
+def _in_the_future(value: datetime) -> datetime:
+    if value.tzinfo is None or value <= utcnow():
+        raise ValueError("a scheduled time is in the future, with its time zone")
+    return value
+
+
+# When a scheduled post goes public.
+PublishAt = Annotated[datetime, AfterValidator(_in_the_future)]
 # Strict: JSON true is not the category 1.
 CategoryId = Annotated[int, Field(gt=0, lt=2**31, strict=True)]
 
@@ -40,6 +52,10 @@ class PostFields(BaseModel):
     # Absent: unchanged; given: the post's whole set (at most MAX_TAGS distinct ones; the list itself a few more).
     tags: Annotated[list[TagName], Field(max_length=2 * MAX_TAGS)] | None = None
     description: Description | None = None
+    # Drafts and scheduling (writing_routes.py): a draft is seen by its author alone;
+    # `publish_at`, a future time with its zone, schedules the post.
+    status: Literal["draft", "published"] | None = None
+    publish_at: PublishAt | None = None
 
     @field_validator("title", "content", "category_name", "category_id", "tags", mode="before")
     @classmethod
@@ -55,6 +71,12 @@ class PostFields(BaseModel):
         if not value.strip():
             raise ValueError("content may not be blank")
         return value
+
+    @model_validator(mode="after")
+    def _draft_unscheduled(self) -> PostFields:
+        if self.status == "draft" and self.publish_at is not None:
+            raise ValueError("a draft has no publication time: give status 'published' to schedule it")
+        return self
 
     @model_validator(mode="after")
     def _one_category(self) -> PostFields:

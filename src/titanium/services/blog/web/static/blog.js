@@ -160,13 +160,14 @@
   async function call(path, { method = "GET", body, auth = false, renewed = false, idempotencyKey } = {}) {
     if (auth && session.token && !renewed && expiresSoon(session.token)) await renew();
     const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const form = body instanceof FormData;  // an upload: the browser writes its multipart type
+    if (body !== undefined && !form) headers["Content-Type"] = "application/json";
     if (auth && session.token) headers.Authorization = `Bearer ${session.token}`;
     if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
     let response;
     try {
       response = await fetch(path, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        method, headers, body: body === undefined || form ? body : JSON.stringify(body),
         credentials: "same-origin", cache: "no-store",
       });
     } catch (_error) {
@@ -486,39 +487,8 @@
       form.querySelector("[type=submit]").focus();
     }
     form.dataset.action = editing ? "edit" : "write";
-    // One key for this text until it is saved: sending it again after a lost
-    // answer (a dropped connection, a 502) cannot make a second post. Another
-    // text is another request, with a key of its own.
-    let idempotencyKey = newIdempotencyKey();
-    form.addEventListener("input", () => { idempotencyKey = newIdempotencyKey(); });
-    onSubmit(form, async (values) => {
-      if (!required(values, [
-        ["title", (v) => v.trim() !== "", t("Please give the post a title.")],
-        ["category_name", (v) => v.trim() !== "", t("Please choose a category or type a new one.")],
-        ["content", (v) => v.trim() !== "", t("Please write the text of the post.")],
-      ])) return false;
-      const body = {
-        title: String(values.get("title")).trim(),
-        category_name: String(values.get("category_name")).trim(),
-        content: String(values.get("content")),
-      };
-      let post;
-      try {
-        post = editing
-          ? await call(`/blog/api/posts/${form.dataset.postId}`, { method: "PATCH", body, auth: true, idempotencyKey })
-          : await call("/blog/api/posts", { method: "POST", body, auth: true, idempotencyKey });
-      } catch (failure) {
-        if (failure instanceof Failure && failure.status === 401) {
-          saveDraft(form);
-          sendToLogin(EXPIRED);
-          return true;
-        }
-        throw failure;
-      }
-      flash(editing ? t("Your changes are saved.") : t("Your post is published."));
-      window.location.assign(`/blog/posts/${post.id}`);
-      return true;
-    });
+    // Publishing, drafts, preview and images: writing.js.
+    await window.titaniumWriting.writePage(form, restored);
   }
 
   function postPage() {
@@ -562,6 +532,7 @@
       if (theme !== "dark" && theme !== "light") return;
       event.preventDefault();
       dark.media = theme === "dark" ? "all" : "not all";
+      document.documentElement.dataset.theme = theme;  // code.css and content.css follow it
       const scheme = document.querySelector('meta[name="color-scheme"]');
       if (scheme) scheme.content = theme;
       // The button pressed is hidden now; the one that took its place keeps the focus.
@@ -573,6 +544,12 @@
     });
   }
 
+  // What writing.js uses of this file.
+  window.titaniumBlog = Object.freeze({
+    t, el, byId, call, Failure, session, explain, showErrors, clearErrors, fieldsOf, onSubmit, required, flash,
+    sendToLogin, newIdempotencyKey, EXPIRED, keepForLogin: saveDraft,
+  });
+
   function start() {
     themeSwitch();
     renderAccount();
@@ -582,6 +559,7 @@
     else if (page === "register") registerPage();
     else if (page === "write" || page === "edit") writePage();
     else if (page === "post") postPage();
+    if (window.titaniumWriting) window.titaniumWriting.authorPage();
   }
 
   // For community.js (favourites, follows, the reader's feed): the same calls, words and session.
