@@ -700,7 +700,8 @@ def untranslated_words(page: Page) -> set[str]:
     """Latin-letter words in the page's own words (not people's: titles, names, categories, posts, addresses)."""
     words: list[str] = page.evaluate("""() => {
         const copy = document.body.cloneNode(true);
-        copy.querySelectorAll('.post-card h2, .summary, .meta a, .badge, .categories, .content, .who, [lang]:not(html), '
+        copy.querySelectorAll('.post-card h2, .summary, .meta a, .badge, .categories, .tags, .bio, .content, .who, '
+            + '[lang]:not(html), '
             + 'input, textarea, datalist, code, script, [hidden], .page-numbers, h1').forEach((node) => node.remove());
         document.body.append(copy);  // innerText needs the copy laid out
         const text = copy.innerText;
@@ -852,6 +853,8 @@ def test_the_theme_switch_changes_the_theme_and_keeps_it(open_page: OpenPage, se
     assert background(page) == LIGHT_PAGE
     page.get_by_role("button", name="Dark theme").click()
     expect(page.get_by_role("button", name="Light theme")).to_be_visible()
+    # Without the script the form is sent and a new page comes: its style is read once its stylesheets are in.
+    page.wait_for_load_state("load")
     assert background(page) == DARK_PAGE
     if javascript:  # changed in place: the switch keeps the focus
         assert page.evaluate("() => document.activeElement.classList.contains('to-light')")
@@ -867,6 +870,7 @@ def test_the_theme_switch_changes_the_theme_and_keeps_it(open_page: OpenPage, se
     # A reader whose system is dark can choose light, the other way round.
     page.get_by_role("button", name="Light theme").click()
     expect(page.get_by_role("button", name="Dark theme")).to_be_visible()
+    page.wait_for_load_state("load")
     assert background(page) == LIGHT_PAGE
     dark_system = open_page("phone", color_scheme="dark", javascript=javascript)
     dark_system.context.add_cookies([{"name": "titanium_theme", "value": "light", "url": page.url}])

@@ -17,7 +17,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import assert_accessible, assert_fits_viewport, screenshot
-from tests.browser.test_blog import PAYLOAD_SCRIPT, parse_xml, sign_in_with_storage, signed_up
+from tests.browser.test_blog import (
+    KOREAN,
+    PAYLOAD_SCRIPT,
+    parse_xml,
+    sign_in_with_storage,
+    signed_up,
+    untranslated_words,
+)
 from tests.platform.harness import Client, Platform
 
 OpenPage = Callable[..., Page]
@@ -160,3 +167,23 @@ def test_a_reader_follows_an_author_and_reads_their_posts_in_your_feed(open_page
     expect(cards).to_have_count(12)
     expect(page.locator("#your-feed-more")).to_be_hidden()
     expect(page.locator(":focus")).to_have_text("From the followed 01")
+
+
+def test_the_community_pages_speak_korean(open_page: OpenPage, platform: Platform) -> None:
+    writer, reader = signed_up(platform), signed_up(platform)
+    term, tag = word(), word()
+    post = created(writer, title=f"검색 {term}", content=f"{term} 블로그를 검색합니다.", tags=[tag])
+    page = open_page("phone", locale=KOREAN, bypass_csp=True)
+    sign_in_with_storage(page, reader)
+    page.goto(f"/blog/search?q={term}")
+    expect(page.locator("h1")).to_have_text(f"“{term}” 검색 결과")
+    expect(page.locator(".search-results > li")).to_have_count(1)
+    page.goto(f"/blog/posts/{post['id']}")
+    expect(page.get_by_role("button", name="이 글 즐겨찾기")).to_be_visible()
+    expect(page.locator("#favourites-count")).to_have_text("즐겨찾기 0개")
+    for path in (f"/blog/search?q={term}", f"/blog/tags/{tag}", f"/blog/posts/{post['id']}", "/blog/your-feed",
+                 f"/blog/authors/{writer.username}", "/blog/search"):
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        assert untranslated_words(page) == set(), path
+        assert_accessible(page)

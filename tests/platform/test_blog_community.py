@@ -228,3 +228,21 @@ def test_bad_searches_are_422(anonymous, params):
 
 def test_search_without_words_finds_nothing(anonymous):
     assert search(anonymous, "*** --- ()") == {"query": "*** --- ()", "results": [], "next_cursor": None}
+
+
+def test_the_pages_show_an_authors_bio_and_avatar_and_marked_search_results_without_a_script(person, anonymous):
+    changed = person.http.patch("/api/users/me", headers=person.auth,
+                                json={"bio": "Hi <b>there</b>", "image": "https://example.com/me.png"})
+    assert changed.status_code == 200, changed.text
+    term, tag = word(), word()
+    created(person, title=f"<i>{term}</i>", tags=[tag])
+    author_page = anonymous.http.get(f"/blog/authors/{person.username}")
+    assert author_page.status_code == 200
+    assert 'src="https://example.com/me.png"' in author_page.text and "Hi &lt;b&gt;there&lt;/b&gt;" in author_page.text
+    results = anonymous.http.get("/blog/search", params={"q": term})
+    assert results.status_code == 200 and f"&lt;i&gt;<mark>{term}</mark>&lt;/i&gt;" in results.text
+    assert anonymous.http.get("/blog/search", params={"q": "x" * 201}).status_code == 422
+    assert anonymous.http.get("/blog/search", params={"q": term, "cursor": "bad"}).status_code == 404
+    tag_page = anonymous.http.get(f"/blog/tags/{tag}")
+    assert tag_page.status_code == 200 and f"#{tag}" in tag_page.text and f"/blog/tags/{tag}/feed.xml" in tag_page.text
+    assert anonymous.http.get(f"/blog/tags/{word()}/feed.xml").status_code == 404

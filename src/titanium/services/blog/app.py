@@ -39,6 +39,7 @@ from titanium.core.settings import BlogSettings
 from titanium.services.blog import community_routes, families
 from titanium.services.blog.answers import Category, Post, PostSummary
 from titanium.services.blog.community_pages import community_pages
+from titanium.services.blog.community_reads import cached_list_page
 from titanium.services.blog.content import InvalidName
 from titanium.services.blog.cursors import InvalidCursor
 from titanium.services.blog.families import ALL_LISTS, CATEGORIES
@@ -51,7 +52,6 @@ from titanium.services.blog.repository import (
     ConcurrentChange,
     InvalidPost,
     Ownership,
-    PostList,
     UnknownCategory,
 )
 from titanium.services.blog.schemas import NewPost, PostChanges, PostFields
@@ -169,17 +169,9 @@ async def list_posts(
         return await community_routes.list_response(
             service, request, offset=offset, limit=limit, cursor=cursor, category=category, tag=tag, author=author,
             favourited=favourited, authorization=authorization)
-    family = ALL_LISTS if category is None else _category_lists(category)
-    loaded = await service.cache.get_or_load(family, f"{offset}:{limit}:paged", lambda: _cached_page(
-        service, offset, limit, category))
-    assert loaded is not None
-    next_cursor, body = community_routes.split_cached(loaded)
+    # The same entry as the list page's of this offset and limit: one cached answer serves both.
+    next_cursor, body = community_routes.split_cached(await cached_list_page(service, offset, limit, category))
     return community_routes.paged(body, next_cursor, "/blog/api/posts", {"limit": limit, "category": category})
-
-
-async def _cached_page(service: Blog, offset: int, limit: int, category: str | None) -> list[Any]:
-    page = await service.repository.list_page(PostList(category_slug=category), offset=offset, limit=limit)
-    return community_routes.cached_page(page)
 
 
 @api.get("/posts/{post_id}", response_model=Post, responses=errors(404, 422))

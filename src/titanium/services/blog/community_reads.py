@@ -10,11 +10,31 @@ import httpx
 import orjson
 
 from titanium.services.blog import families
+from titanium.services.blog.repository import PostList
 
 if TYPE_CHECKING:
     from titanium.services.blog.app import Blog
 
 POPULAR_TAGS = 20
+
+
+async def cached_list_page(service: Blog, offset: int, limit: int, category: str | None) -> bytes:
+    """A page of all posts or of one category's, as cached for the API and the pages alike: one entry serves both.
+
+    Its JSON is `[next cursor, post, ...]` (community_routes.split_cached cuts it without parsing).
+    """
+    async def load() -> list[Any]:
+        page = await service.repository.list_page(PostList(category_slug=category), offset=offset, limit=limit)
+        return [page.next_cursor, *page.posts]
+
+    family = families.ALL_LISTS if category is None else families.category_lists(category)
+    return await service.cache.get_or_load(family, f"{offset}:{limit}:paged", load) or b"[null]"
+
+
+async def list_page_posts(service: Blog, offset: int, limit: int, category: str | None) -> list[dict[str, Any]]:
+    """The posts of `cached_list_page`, for a page."""
+    posts: list[dict[str, Any]] = orjson.loads(await cached_list_page(service, offset, limit, category))[1:]
+    return posts
 
 
 def tag_url(slug: str) -> str:

@@ -25,7 +25,7 @@ from titanium.core.tokens import TokenError
 from titanium.services.blog import families
 from titanium.services.blog.community_reads import cached_popular_tags
 from titanium.services.blog.follows import followed_ids, user_id_of
-from titanium.services.blog.repository import Page, PostList
+from titanium.services.blog.repository import PostList
 
 API = "/blog/api"
 router = APIRouter(prefix=API, route_class=TitaniumRoute)
@@ -138,13 +138,8 @@ def paged(body: bytes, next_cursor: str | None, path: str, params: dict[str, Any
     return JSONBytes(body, headers=headers)
 
 
-def cached_page(page: Page) -> list[Any]:
-    """A page as it is cached: its next cursor, then its posts (split again by `split_cached`, without parsing)."""
-    return [page.next_cursor, *page.posts]
-
-
 def split_cached(body: bytes) -> tuple[str | None, bytes]:
-    """The next cursor and the posts' JSON array of a cached page (`cached_page`, as orjson wrote it).
+    """The next cursor and the posts' JSON array of a cached page (community_reads.cached_list_page, as orjson wrote it).
 
     A cursor is base64url (no quote, no escape), so its string ends at the next quote.
     """

@@ -80,7 +80,7 @@ def _script_messages(path: Path) -> dict[str, str | list[str]]:
     for message in catalog:
         if not message.id or not message.string:
             continue
-        if isinstance(message.id, tuple):
+        if isinstance(message.id, (tuple, list)):  # a plural: read_mo gives its forms as a list
             messages[message.id[0]] = list(message.string)
         else:
             messages[str(message.id)] = str(message.string)

@@ -40,7 +40,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from titanium.services.blog import families
-from titanium.services.blog.community_reads import author_profile, popular_tags, with_tag_links
+from titanium.services.blog.community_reads import author_profile, list_page_posts, popular_tags, with_tag_links
 from titanium.services.blog.languages import LANGUAGE_COOKIE, LANGUAGE_NAMES, Language, choose, languages
 from titanium.services.blog.pagination import last_page, page_numbers
 from titanium.services.blog.preferences import choose_language, choose_theme, chosen_theme
@@ -261,8 +261,7 @@ async def home(request: Request) -> Response:
     service = _service(request)
     offset, limit = (page - 1) * PAGE_SIZE, PAGE_SIZE
     # The same key as the API's list of this offset and limit: one cached answer serves both.
-    posts = await _cached(service, families.ALL_LISTS, f"{offset}:{limit}",
-                         lambda: service.repository.list_posts(offset, limit, None))
+    posts = await list_page_posts(service, offset, limit, None)
     total = await _count(service, families.ALL_LISTS, "count", None)
     heading = _language(request).gettext("Latest posts")
     return await _list_page(request, "/blog/", page, posts, total, title=heading, heading=heading,
@@ -292,7 +291,7 @@ async def category_page(request: Request, slug: str) -> Response:
             "There is no category by that name. Perhaps its last post was deleted."))
     offset, limit = (page - 1) * PAGE_SIZE, PAGE_SIZE
     family = families.category_lists(slug)
-    posts = await _cached(service, family, f"{offset}:{limit}", lambda: service.repository.list_posts(offset, limit, slug))
+    posts = await list_page_posts(service, offset, limit, slug)
     total = await _count(service, family, "count", slug)
     name = category["name"]
     heading = language.gettext("Posts in %(category)s") % {"category": name}
