@@ -34,6 +34,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Reques
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
+from titanium.core.api_docs import ErrorAnswer as Problem
 from titanium.core.logging import get_logger
 from titanium.core.ratelimit import RateLimiter, parse_limit
 from titanium.core.routes import TitaniumRoute
@@ -61,12 +62,6 @@ DUE_CHECK_SECONDS = 2.0
 
 
 # --- what the routes answer ------------------------------------------------------
-class Problem(BaseModel):
-    """A refusal: what was wrong, in words."""
-
-    detail: str
-
-
 class Category(BaseModel):
     id: int
     name: str
@@ -137,7 +132,7 @@ _AUTH: Responses = {401: {"model": Problem, "description": "No token, or one tha
 _OWN: Responses = {**_AUTH, 403: {"model": Problem, "description": "The caller is not the post's author"},
         404: {"model": Problem, "description": "No such post"}}
 _NOT_MINE = {"model": Problem, "description": "No such post of the caller's"}
-_INVALID: Responses = {422: {"description": "The body breaks a rule; `detail` says which"}}
+_INVALID: Responses = {422: {"model": Problem, "description": "The body breaks a rule; `detail` says which"}}
 
 
 # --- what the routes need ----------------------------------------------------------
@@ -312,7 +307,7 @@ async def upload_image(file: Annotated[UploadFile, File(description="The image: 
 
 
 @writing.get("/media/{name}", response_class=Response, responses={
-    200: {"content": {"image/webp": {}}, "description": "The image"},
+    200: {"content": {"image/webp": {"schema": {"type": "string", "format": "binary"}}}, "description": "The image"},
     404: {"model": Problem, "description": "No image by that name"},
     503: {"model": Problem, "description": "The storage cannot be reached"},
 })
