@@ -519,12 +519,18 @@ class BlogRepository:
         return None if row is None else dict(row)
 
     async def due_scheduled(self, after: datetime, until: datetime) -> list[dict[str, Any]]:
-        """Posts whose publication time is in (after, until]: a task drops the cached lists they now join."""
+        """Scheduled posts whose publication time is in (after, until]: a task drops the cached lists they now join.
+
+        Only those that went public by themselves, after their last write: a post published by a write had
+        its lists dropped by that write, and dropping them again would send the next reads of its family to
+        the primary (core/read_replicas.py) for nothing.
+        """
         statement = (
             select(posts.c.id, posts.c.published_at, posts.c.tag_names, categories.c.slug)
             .join(categories, posts.c.category_id == categories.c.id)
             .where(posts.c.published_at > bindparam("after", after, UTCDateTime),
-                   posts.c.published_at <= bindparam("until", until, UTCDateTime))
+                   posts.c.published_at <= bindparam("until", until, UTCDateTime),
+                   posts.c.published_at > posts.c.updated_at)
             .order_by(posts.c.published_at, posts.c.id)
         )
         # On the primary: a scheduled post's time has come whatever a replica has replayed.
@@ -781,7 +787,10 @@ class BlogRepository:
             current = found.published_at
             already_public = status == PUBLISHED and at is None and current is not None and current <= now
             when = current if already_public else _publication(status, at, now)
-            await conn.execute(update(posts).where(posts.c.id == post_id).values(status=status, published_at=when))
+            # Publishing or scheduling is a change of the post: due_scheduled tells a post that went public by
+            # itself (published after its last write) from one published by a write (whose lists it dropped).
+            changed = {} if already_public else {"updated_at": now}
+            await conn.execute(update(posts).where(posts.c.id == post_id).values(status=status, published_at=when, **changed))
             # The copies that keep the tag and favourite lists one index range each.
             for copy in (post_tags, favourites):
                 await conn.execute(update(copy).where(copy.c.post_id == post_id)

@@ -39,6 +39,7 @@ from titanium.core.logging import get_logger
 from titanium.core.ratelimit import RateLimiter, parse_limit
 from titanium.core.routes import TitaniumRoute
 from titanium.core.timestamps import utcnow
+from titanium.core.tracing import untraced
 from titanium.services.blog import families
 from titanium.services.blog.images import ImageRefused, store_image
 from titanium.services.blog.media_names import parse_name
@@ -348,6 +349,11 @@ async def publishing_when_due(service: Blog, lookback: timedelta) -> AsyncIterat
 
 
 async def _drop_lists_when_due(service: Blog, after: datetime) -> None:
+    with untraced():  # housekeeping, not a request: its queries would each start an orphan trace
+        await _check_when_due(service, after)
+
+
+async def _check_when_due(service: Blog, after: datetime) -> None:
     while True:
         until = utcnow()
         try:
