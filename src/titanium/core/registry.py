@@ -46,6 +46,8 @@ class PublicRoute:
     # The service does a write with an Idempotency-Key once, from a store its
     # processes share (ADR 9): such a write is safe to send again.
     honours_idempotency_key: bool = False
+    # Browsers may call it from the pages of the origins the gateway allows (TITANIUM_CORS_ORIGINS).
+    cross_origin: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class Service:
 
 # In the order people see them (the dashboard's cards): the public entry first.
 SERVICES: tuple[Service, ...] = (
-    Service("gateway", 0, "GatewaySettings", calls=("users", "auth", "blog", "dashboard")),
+    Service("gateway", 0, "GatewaySettings", calls=("users", "auth", "blog", "dashboard", "realworld")),
     Service("users", 1, "UsersSettings", database=True, public_routes=(
         PublicRoute("/api/register", ("POST",), "/users"),
         PublicRoute("/api/users", ("POST",), "/users"),
@@ -95,7 +97,13 @@ SERVICES: tuple[Service, ...] = (
         PublicRoute("/blog/{rest:path}", (*READS, "POST", "PATCH", "PUT", "DELETE"), honours_idempotency_key=True),
         PublicRoute("/robots.txt", READS, "/blog/robots.txt"),
     )),
-    Service("dashboard", 3, "DashboardSettings", calls=("gateway", "users", "auth", "blog"), public_routes=(
+    # RealWorld ("Conduit") clients: an adapter onto the platform's own APIs, holding nothing (ADR 20).
+    Service("realworld", 6, "RealworldSettings", calls=("users", "auth", "blog"), public_routes=(
+        PublicRoute("/realworld/api/{rest:path}", (*READS, "POST", "PUT", "DELETE"), honours_idempotency_key=True,
+                    cross_origin=True),
+    )),
+    Service("dashboard", 3, "DashboardSettings", calls=("gateway", "users", "auth", "blog", "realworld"),
+            public_routes=(
         PublicRoute("/", READS, "/"),
         PublicRoute("/dashboard/static/{asset:path}", READS),
         PublicRoute("/stats", ("GET",), "/api/stats"),

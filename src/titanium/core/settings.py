@@ -6,13 +6,14 @@ deployment manifest can be checked against exactly the settings it must set.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from titanium.core.registry import DEFAULT_PORTS, SERVICES, default_url
+from titanium.core.registry import DEFAULT_PORTS, GATEWAY_PORT, SERVICES, default_url
 
 
 def _rate_limit(text: str) -> str:
@@ -26,6 +27,16 @@ def _rate_limit(text: str) -> str:
 
 
 RateLimitText = Annotated[str, AfterValidator(_rate_limit)]
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def _origins(value: list[str] | str) -> list[str]:
+    """`https://a.example, http://127.0.0.1:5173` as a list; an origin is a scheme, a host and a port, no path."""
+    origins = [origin.strip().rstrip("/") for origin in (value.split(",") if isinstance(value, str) else value)]
+    for origin in filter(None, origins):
+        if not _ORIGIN.match(origin):
+            raise ValueError(f"{origin!r} is not a browser origin; write it as https://host or http://host:port")
+    return [origin for origin in origins if origin]
 T = TypeVar("T")
 # An optional setting a manifest may give as an empty value, meaning "not set".
 Unset = Annotated[T | None, BeforeValidator(lambda value: value or None)]
@@ -221,17 +232,31 @@ class GatewaySettings(UpstreamSettings, RedisSettings):
     # through Redis when it is configured, so replicas share one budget.
     rate_limit_per_address: RateLimitText = "1200/minute"
     dashboard_url: str = default_url("dashboard")
+    realworld_url: str = default_url("realworld")
     upstream_max_connections: int = Field(default=200, gt=0)
     # How many proxies (an ingress, a load balancer) stand in front of the
     # gateway and append to X-Forwarded-For; 0 trusts no such header.
     trusted_proxy_hops: int = Field(default=0, ge=0)
     # The public entry: one address cannot hold every connection.
     max_connections_per_client: int = Field(default=256, ge=0)
+    # Browser origins (https://app.example.com) whose pages may call the cross-origin routes (the RealWorld
+    # API), comma-separated; none by default.
+    cors_origins: Annotated[list[str], NoDecode, BeforeValidator(_origins)] = Field(default_factory=list)
+
+
+class RealworldSettings(UpstreamSettings):
+    port: int = DEFAULT_PORTS["realworld"]
+    # The comments service (CONTRACT: port offset 4); INTERIM until its registry entry is merged, then
+    # default_url("comments") and "comments" among the registry's calls of "realworld".
+    comments_url: str = f"http://127.0.0.1:{GATEWAY_PORT + 4}"
+    # RealWorld has no categories: the blog's category of the articles written through it.
+    realworld_category: str = Field(default="Articles", min_length=1, max_length=50)
 
 
 class DashboardSettings(UpstreamSettings):
     port: int = DEFAULT_PORTS["dashboard"]
     gateway_url: str = default_url("gateway")
+    realworld_url: str = default_url("realworld")
     upstream_read_timeout: float = Field(default=2.0, gt=0)
 
 

@@ -30,6 +30,7 @@ from titanium.core.ratelimit import RateLimiter, parse_limit
 from titanium.core.registry import SERVICES, PublicRoute, replica_urls
 from titanium.core.replicas import ReplicaSet
 from titanium.core.settings import GatewaySettings
+from titanium.services.gateway.cross_origin import allowing_origins, methods_of
 from titanium.services.gateway.proxy import RouteLabels, forward, readiness_check, upstream_session
 
 # A path parameter put into an upstream path: one plain segment (a username, say).
@@ -141,7 +142,8 @@ def build(settings: GatewaySettings | None = None) -> Starlette:
     for entry in SERVICES:
         for route in entry.public_routes:
             # An ASGI callable, not a function: Starlette runs it as it is, with no request and response objects.
-            app.router.routes.append(Route(route.path, Forwarder(entry.name, route), methods=list(route.methods)))
+            endpoint = allowing_origins(Forwarder(entry.name, route), route, settings.cors_origins)
+            app.router.routes.append(Route(route.path, endpoint, methods=methods_of(route, settings.cors_origins)))
     return app
 
 
