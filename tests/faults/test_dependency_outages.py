@@ -55,6 +55,10 @@ def test_a_database_outage_is_503_and_the_services_recover_when_it_returns(platf
         assert stats["blog"]["service_status"] == "degraded" and stats["blog"]["checks"]["database"] == "error"
         assert stats["users"]["service_status"] == "degraded"
         assert stats["auth"]["service_status"] == "online", "auth keeps no database"
+        assert stats["realworld"]["service_status"] == "online", "the RealWorld API keeps none either"
+        article = person.http.get(f"/realworld/api/articles/{post_id + 1000}")
+        assert article.status_code == 503 and article.headers["retry-after"] == "1", "the blog's answer, passed on"
+        assert article.json()["errors"]["body"], "in RealWorld's shape"
     finally:
         postgres.start()
 
