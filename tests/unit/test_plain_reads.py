@@ -70,13 +70,21 @@ def test_a_post_id_taken_directly_is_one_fastapi_would_take_with_the_same_value(
     ("category=%ED%95%9C%EA%B5%AD%EC%96%B4", {"offset": 0, "limit": 20, "category": "한국어"}),
 ])
 def test_the_usual_list_queries_are_taken_directly(query, expected):
-    assert list_arguments({"query_string": query.encode(), "app": APP}) == {**expected, "service": SERVICE}
+    unfiltered = {"tag": None, "author": None, "favourited": None, "cursor": None}
+    assert list_arguments({"query_string": query.encode(), "app": APP}) == {**unfiltered, **expected, "service": SERVICE}
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=101", "offset=-1", "limit=01", "limit=5&limit=6", "page=2",
-                                   "category=", "category=a%00b"])
+                                   "category=", "category=a%00b", "tag=python", "author=alice", "favourited=bob",
+                                   "cursor=abc"])
 def test_anything_unusual_goes_the_full_way(query):
     assert list_arguments({"query_string": query.encode(), "app": APP}) is None
+
+
+def test_a_reader_with_a_token_goes_the_full_way_for_their_own_view():
+    token = [(b"authorization", b"Bearer x")]
+    assert list_arguments({"query_string": b"", "headers": token, "app": APP}) is None
+    assert post_arguments({"path_params": {"post_id": "7"}, "headers": token, "app": APP}) is None
 
 
 def test_a_post_id_in_plain_digits_is_taken_directly_and_no_other():

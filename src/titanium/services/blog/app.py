@@ -12,7 +12,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+import httpx
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -31,7 +33,8 @@ from titanium.core.read_replicas import ReadRouter, ReplicaAwareCache, build_wri
 from titanium.core.revocation import RevocationList
 from titanium.core.routes import TitaniumRoute, add_routes
 from titanium.core.settings import BlogSettings
-from titanium.services.blog import families
+from titanium.services.blog import community_routes, families
+from titanium.services.blog.community_pages import community_pages
 from titanium.services.blog.content import InvalidName
 from titanium.services.blog.cursors import InvalidCursor
 from titanium.services.blog.families import ALL_LISTS, CATEGORIES
@@ -44,6 +47,7 @@ from titanium.services.blog.repository import (
     ConcurrentChange,
     InvalidPost,
     Ownership,
+    PostList,
     UnknownCategory,
 )
 from titanium.services.blog.schemas import NewPost, PostChanges, PostFields
@@ -74,10 +78,11 @@ class Blog:
     """What the routes need, made once at start-up."""
 
     def __init__(self, repository: BlogRepository, cache: CachedNamespace | ReplicaAwareCache,
-                 verifier: TokenChecker) -> None:
+                 verifier: TokenChecker, auth: httpx.AsyncClient | None = None) -> None:
         self.repository = repository
         self.cache = cache
         self.verifier = verifier
+        self.auth = auth  # the client of the auth service: whom a reader follows (follows.py)
 
 
 async def blog(request: Request) -> Blog:
@@ -139,23 +144,52 @@ async def _writer(request: Request) -> str | None:
     return f"user:{user['user_id']}"
 
 
-@api.get("/posts", response_model=list[dict[str, Any]])
+@api.get("/posts", response_model=list[community_routes.Post], responses=community_routes.LIST_ERRORS)
 @plain_read(list_arguments)
 async def list_posts(
     service: BlogDep,
     offset: Annotated[int, Query(ge=0, lt=2**31)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    category: Annotated[str | None, Query(min_length=1, max_length=60, pattern=r"^[^\x00]+$")] = None,
+    category: community_routes.Slug = None,
+    tag: community_routes.Slug = None,
+    author: community_routes.Username = None,
+    favourited: community_routes.Username = None,
+    cursor: community_routes.Cursor = None,
+    authorization: Annotated[str | None, Header()] = None,
+    request: Request = None,  # type: ignore[assignment]  # FastAPI's own; the plain way has none and needs none
 ) -> Response:
+    """Public posts newest first: all, or one category's, tag's, author's or reader's favourites (one filter).
+
+    The next page's cursor is in X-Next-Cursor and Link (absent on the last page); with a token, each post
+    says whether the caller keeps it (`favourited`).
+    """
+    if tag or author or favourited or cursor or authorization:
+        return await community_routes.list_response(
+            service, request, offset=offset, limit=limit, cursor=cursor, category=category, tag=tag, author=author,
+            favourited=favourited, authorization=authorization)
     family = ALL_LISTS if category is None else _category_lists(category)
-    body = await service.cache.get_or_load(family, f"{offset}:{limit}",
-                                           lambda: service.repository.list_posts(offset, limit, category))
-    return JSONBytes(body)
+    loaded = await service.cache.get_or_load(family, f"{offset}:{limit}:paged", lambda: _cached_page(
+        service, offset, limit, category))
+    assert loaded is not None
+    next_cursor, body = community_routes.split_cached(loaded)
+    return community_routes.paged(body, next_cursor, "/blog/api/posts", {"limit": limit, "category": category})
 
 
-@api.get("/posts/{post_id}", response_model=dict[str, Any])
+async def _cached_page(service: Blog, offset: int, limit: int, category: str | None) -> list[Any]:
+    page = await service.repository.list_page(PostList(category_slug=category), offset=offset, limit=limit)
+    return community_routes.cached_page(page)
+
+
+@api.get("/posts/{post_id}", response_model=community_routes.Post, responses=community_routes.POST_ERRORS)
 @plain_read(post_arguments)
-async def get_post(post_id: PostId, service: BlogDep) -> Response:
+async def get_post(post_id: PostId, service: BlogDep, authorization: Annotated[str | None, Header()] = None) -> Response:
+    """The post, with its content; with a token, whether the caller keeps it (`favourited`)."""
+    reader = await community_routes.viewer_id(service, authorization)
+    if reader is not None:  # the reader's own view, not cached
+        post = await service.repository.get_post(post_id, reader, with_favourited=True)
+        if post is None:
+            raise HTTPException(404, "post not found")
+        return JSONBytes(orjson.dumps(post))
     body = await service.cache.get_or_load(_post(post_id), "", lambda: service.repository.get_post(post_id))
     if body is None:
         raise HTTPException(404, "post not found")
@@ -171,7 +205,8 @@ async def create_post(new: NewPost, user: User, service: BlogDep, request: Reque
     # A keyed create is recorded with its post: a retry after this process died between the
     # commit and storing the answer finds the post instead of making another (core/idempotency.py).
     post, replayed = await service.repository.create_post(new.title, new.content, user["username"],
-                                                          user["user_id"], category, keyed_request(request))
+                                                          user["user_id"], category, keyed_request(request),
+                                                          tags=new.tags or (), description=new.description)
     if replayed:
         mark_replayed(response)
     # A replay drops the lists too: the first may have died before it did. The post's
@@ -185,8 +220,8 @@ async def create_post(new: NewPost, user: User, service: BlogDep, request: Reque
 @idempotent(_writer)
 async def update_post(post_id: PostId, changes: PostChanges, user: User, service: BlogDep) -> dict[str, Any]:
     before = await _own_post(service, post_id, user)
-    values = changes.model_dump(include={"title", "content"}, exclude_none=True)
-    post = await service.repository.update_post(post_id, values, _category_ref(changes))
+    values = changes.model_dump(include={"title", "content", "description"}, exclude_none=True)
+    post = await service.repository.update_post(post_id, values, _category_ref(changes), tags=changes.tags)
     if post is None:
         raise HTTPException(404, "post not found")
     after = post["category"]["slug"]
@@ -268,7 +303,7 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
             keys = JWKSVerifier(auth_url, client, settings.jwt_issuer, settings.jwt_audience, settings.jwks_cache_seconds)
             verifier = TokenChecker(keys, RevocationList(revocations_over_http(client, f"{auth_url}{REVOCATIONS_PATH}")))
             namespace = CachedNamespace(cache, "blog", settings.cache_ttl_seconds, "blog")
-            app.state.blog = Blog(repository, caching(namespace, reads), verifier)
+            app.state.blog = Blog(repository, caching(namespace, reads), verifier, client)
             yield
         await reads.stop()
         await cache.close()
@@ -294,9 +329,9 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
     app.add_exception_handler(ConcurrentChange, _concurrent_change)
     for refused in (InvalidName, InvalidCursor, InvalidPost):
         app.add_exception_handler(refused, _unacceptable)
-    add_routes(app, api)
+    add_routes(app, community_routes.router, api)  # before api's catch-all of unknown paths
     app.mount("/blog/static", StaticFiles(directory=WEB_DIR / "static"), name="blog-static")
     languages()  # every language's catalog now: a missing one stops the start, saying how to compile it
     app.state.site = Site.from_settings(settings)
-    add_routes(app, pages)
+    add_routes(app, community_pages, pages)  # before the pages' catch-all of unknown pages
     return app

@@ -40,6 +40,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from titanium.services.blog import families
+from titanium.services.blog.community_reads import author_profile, popular_tags, with_tag_links
 from titanium.services.blog.languages import LANGUAGE_COOKIE, LANGUAGE_NAMES, Language, choose, languages
 from titanium.services.blog.pagination import last_page, page_numbers
 from titanium.services.blog.preferences import choose_language, choose_theme, chosen_theme
@@ -160,7 +161,7 @@ def _when(iso: str, language: Language) -> dict[str, str]:
 def _summary(post: dict[str, Any], language: Language) -> dict[str, Any]:
     category = post["category"]
     return {
-        **post,
+        **with_tag_links(post),
         "url": post_url(post["id"], post["title"]),
         "author_url": author_url(post["author"]),
         "category": {**category, "url": category_url(category["slug"])},
@@ -263,7 +264,7 @@ async def home(request: Request) -> Response:
     total = await _count(service, families.ALL_LISTS, "count", None)
     heading = _language(request).gettext("Latest posts")
     return await _list_page(request, "/blog/", page, posts, total, title=heading, heading=heading,
-                            home=True, feed_url="/blog/feed.xml")
+                            home=True, feed_url="/blog/feed.xml", popular_tags=await popular_tags(service))
 
 
 # A slug may hold a "/" (the category "CI/CD" is "ci/cd"): matched as a path. The feed comes first.
@@ -318,7 +319,7 @@ async def author_page(request: Request, username: str) -> Response:
     return await _list_page(request, author_url(username), page, posts, total, title=heading, heading=heading,
                             description=language.gettext("Posts written by %(name)s on %(site)s.")
                             % {"name": username, "site": _site(request).name},
-                            feed_url="/blog/feed.xml")
+                            feed_url="/blog/feed.xml", profile=await author_profile(service, username))
 
 
 async def _post_for_page(service: Blog, post_id: int) -> dict[str, Any] | None:
@@ -385,8 +386,9 @@ async def post_page(request: Request, ref: str) -> Response:
     category = post["category"]
     return _render(
         request, "post.html",
-        post={**post, "created": _when(post["created_at"], language), "updated": _when(post["updated_at"], language),
-              "author_url": author_url(post["author"]), "category": {**category, "url": category_url(category["slug"])}},
+        post={**with_tag_links(post), "created": _when(post["created_at"], language),
+              "updated": _when(post["updated_at"], language), "author_url": author_url(post["author"]),
+              "category": {**category, "url": category_url(category["slug"])}},
         content=Markup(post["html"]),  # noqa: S704 - sanitised by rendering.markdown_html (nh3)
         title=post["title"], description=post["description"] or post["title"], og_type="article",
         structured_data=_blog_posting(_origin(request), _site(request), post),

@@ -40,9 +40,18 @@ def plain_int(text: str, low: int, high: int) -> int | None:
     return value if low <= value <= high else None
 
 
+def _has_token(scope: Scope) -> bool:
+    # A reader's token asks for their own view (`favourited`): the full way, not the cached one.
+    return any(name == b"authorization" for name, _ in scope.get("headers", ()))
+
+
 def list_arguments(scope: Scope) -> dict[str, Any] | None:
-    """`GET /blog/api/posts`: offset, limit and category, when each is plain."""
-    arguments: dict[str, Any] = {"offset": 0, "limit": 20, "category": None}
+    """`GET /blog/api/posts`: offset, limit and category, when each is plain (and no token)."""
+    if _has_token(scope):
+        return None
+    # The filters and the cursor (community_routes.py) are never plain: absent here, as FastAPI would give them.
+    arguments: dict[str, Any] = {"offset": 0, "limit": 20, "category": None, "tag": None, "author": None,
+                                 "favourited": None, "cursor": None}
     seen = set()
     for name, value in QueryParams(scope["query_string"]).multi_items():
         if name in seen:
@@ -63,7 +72,9 @@ def list_arguments(scope: Scope) -> dict[str, Any] | None:
 
 
 def post_arguments(scope: Scope) -> dict[str, Any] | None:
-    """`GET /blog/api/posts/{post_id}`: the id, when it is plain (the query string is not read)."""
+    """`GET /blog/api/posts/{post_id}`: the id, when it is plain (the query string is not read) and no token."""
+    if _has_token(scope):
+        return None
     post_id = plain_int(scope["path_params"]["post_id"], 1, MAX_ID)
     if post_id is None:
         return None

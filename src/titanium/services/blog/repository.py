@@ -402,15 +402,22 @@ class BlogRepository:
         for post in found:
             post["favourited"] = post["id"] in kept
 
-    async def recent_posts(self, limit: int, category_slug: str | None) -> list[dict[str, Any]]:
-        """The newest public posts with their whole content (for the feeds)."""
-        query = _list_query(PostList(category_slug=category_slug), None, utcnow())
+    async def recent_posts(self, limit: int, category_slug: str | None,
+                           tag_slug: str | None = None) -> list[dict[str, Any]]:
+        """The newest public posts with their whole content (for the feeds: all, a category's or a tag's)."""
+        query = _list_query(PostList(category_slug=category_slug, tag_slug=tag_slug), None, utcnow())
         rows = await self.reads.run(_rows(_select(query, _full_columns, query.visible()).limit(limit)))
         return [_full(row) for row in rows]
 
     async def count_posts(self, category_slug: str | None = None, author: str | None = None) -> int:
         """How many public posts a list holds (the pages' page numbers): counted off its index."""
-        query = _list_query(PostList(category_slug=category_slug, author=author), None, utcnow())
+        return await self.count(PostList(category_slug=category_slug, author=author))
+
+    async def count(self, which: PostList) -> int:
+        """How many public posts any list holds (a tag's, a reader's favourites, a feed): counted off its index."""
+        if which.author_ids == ():
+            return 0
+        query = _list_query(which, None, utcnow())
         statement = select(func.count()).select_from(query.source).where(*query.where, *query.visible())
         count: int | None = await self.reads.run(lambda conn: conn.scalar(statement))
         return int(count or 0)

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from titanium.services.blog.content import checked_name
+from titanium.services.blog.content import MAX_TAGS, checked_name
+from titanium.services.blog.tables import DESCRIPTION_LENGTH
 
 
 def _no_nul(value: str) -> str:
@@ -21,6 +22,10 @@ Content = Annotated[str, Field(min_length=1, max_length=20_000), AfterValidator(
 # The naming rule of content.checked_name: every category has a page a link reaches.
 CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_no_nul),
                          AfterValidator(checked_name)]
+# A tag's name follows the same rule (checked again, with the count of distinct tags, by content.checked_tags).
+TagName = Annotated[str, StringConstraints(max_length=50), AfterValidator(_no_nul)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=DESCRIPTION_LENGTH),
+                        AfterValidator(_no_nul)]
 # Strict: JSON true is not the category 1.
 CategoryId = Annotated[int, Field(gt=0, lt=2**31, strict=True)]
 
@@ -32,8 +37,11 @@ class PostFields(BaseModel):
     content: Content | None = None
     category_name: CategoryName | None = None
     category_id: CategoryId | None = None
+    # Absent: unchanged; given: the post's whole set (at most MAX_TAGS distinct ones; the list itself a few more).
+    tags: Annotated[list[TagName], Field(max_length=2 * MAX_TAGS)] | None = None
+    description: Description | None = None
 
-    @field_validator("title", "content", "category_name", "category_id", mode="before")
+    @field_validator("title", "content", "category_name", "category_id", "tags", mode="before")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         # Absent means "unchanged"; an explicit null is a mistake to report.

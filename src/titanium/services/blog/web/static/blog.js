@@ -349,7 +349,7 @@
         flash(t("You are logged out."));
         window.location.assign("/blog/");
       });
-      nav.replaceChildren(el("a", { href: "/blog/write" }, t("Write")),
+      nav.replaceChildren(el("a", { href: "/blog/write" }, t("Write")), el("a", { href: "/blog/your-feed" }, t("Your feed")),
         el("span", { class: "who" }, el("span", { class: "visually-hidden" }, t("Logged in as") + " "), session.username || t("you")),
         logout);
     } else {
@@ -584,5 +584,7 @@
     else if (page === "post") postPage();
   }
 
+  // For community.js (favourites, follows, the reader's feed): the same calls, words and session.
+  window.titanium = { call, t, tn, el, session, Failure, explain, showErrors, clearErrors, sendToLogin, EXPIRED };
   start();
 })();
