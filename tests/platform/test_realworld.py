@@ -168,7 +168,8 @@ def test_an_article_is_a_post_of_the_blog_and_a_post_is_an_article(platform, rea
 
     post = reader.http.get(f"/blog/api/posts/{post_id}")
     assert post.status_code == 200 and post.json()["title"] == "How to train your dragon"
-    assert reader.http.get(f"/blog/posts/{post_id}").status_code == 200, "on the blog's pages too"
+    page = reader.http.get(f"/blog/posts/{post_id}", follow_redirects=True)
+    assert page.status_code == 200 and "How to train your dragon" in page.text, "on the blog's pages too"
 
     written = reader.client
     written.token = reader.http.post("/api/login", json={"username": reader.username, "password": PASSWORD}).json()["token"]
