@@ -32,7 +32,7 @@ def build(settings: RealworldSettings | None = None) -> FastAPI:
         await app.state.upstreams.aclose()
 
     app = create_app("realworld", settings, app_class=FastAPI, lifespan=lifespan, title="Titanium RealWorld API",
-                     docs_url=None, redoc_url=None)
+                     docs_url=None, redoc_url=None, openapi_url="/realworld/api/openapi.json")
     errors.install(app)
     add_routes(app, accounts.router, articles.router, comments.router)
     return app
