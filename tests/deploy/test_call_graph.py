@@ -239,6 +239,13 @@ def test_the_calls_the_code_makes_are_authorized(production: list[dict[str, Any]
     calls += [("auth", "users", "PATCH", "/internal/users/7/profile"),
               ("auth", "users", "PUT", "/internal/users/7/following/sample"),
               ("auth", "users", "DELETE", "/internal/users/7/following/sample")]
+    # Comments (services/comments/blog_link.py, services/blog/comments_link.py): tokens, whether a post is
+    # public, the counts and the page's comments, and deleted posts (both outboxes).
+    calls += [("comments", "auth", "GET", JWKS_PATH), ("comments", "auth", "GET", REVOCATIONS_PATH),
+              ("comments", "blog", "GET", "/blog/api/posts/7"),
+              ("comments", "blog", "PUT", "/internal/posts/7/comment-count"),
+              ("blog", "comments", "GET", "/blog/api/posts/7/comments"),
+              ("blog", "comments", "DELETE", "/internal/posts/7/comments")]
     # The gateway forwards each public route to one service, at a path its route computes.
     for entry in SERVICES:
         for route in entry.public_routes:

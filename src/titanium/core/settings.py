@@ -184,6 +184,9 @@ class BlogSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
     site_description: str = Field(default="Posts from the Titanium blog: cloud-native notes, DevOps and more.",
                                   min_length=1, max_length=300)
     site_language: Literal["en", "ko"] = "en"
+    # The comments service: a post's page shows its comments (or says they are unavailable), and the
+    # blog's outbox tells it of deleted posts.
+    comments_url: str = default_url("comments")
 
     @model_validator(mode="after")
     def _database(self) -> BlogSettings:
@@ -205,12 +208,31 @@ class BlogSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
         return [url.strip() for url in (self.blog_database_read_url or "").split(",") if url.strip()]
 
 
+class CommentsSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
+    port: int = DEFAULT_PORTS["comments"]
+    comments_database_url: str | None = None
+    auth_url: str = default_url("auth")
+    blog_url: str = default_url("blog")
+    jwks_cache_seconds: int = Field(default=300, gt=0)
+    # Comments one writer, and one client address, may post (shared through Redis when configured).
+    comment_rate_limit_per_user: RateLimitText = "10/minute"
+    comment_rate_limit_per_address: RateLimitText = "30/minute"
+
+    @model_validator(mode="after")
+    def _database(self) -> CommentsSettings:
+        self.require_database(self.comments_database_url, "comments_database_url")
+        if not self.comments_database_url:
+            self.comments_database_url = self.sqlite_url(self.data_dir, "comments")
+        return self
+
+
 class UpstreamSettings(ServiceSettings):
     """A service that calls the others."""
 
     users_url: str = default_url("users")
     auth_url: str = default_url("auth")
     blog_url: str = default_url("blog")
+    comments_url: str = default_url("comments")
     upstream_connect_timeout: float = Field(default=1.0, gt=0)
     upstream_read_timeout: float = Field(default=10.0, gt=0)
 
