@@ -29,7 +29,9 @@ def platform(servers, own_platform):
     """A platform of this module's own, on a PostgreSQL and a Redis of its own, which the tests stop."""
     postgres, redis = servers
     return own_platform(env={**PLATFORM_ENV, "TITANIUM_USERS_DATABASE_URL": f"{postgres.url}/titanium_users",
-                             "TITANIUM_BLOG_DATABASE_URL": f"{postgres.url}/titanium_blog", "TITANIUM_REDIS_URL": redis.url})
+                             "TITANIUM_BLOG_DATABASE_URL": f"{postgres.url}/titanium_blog",
+                             "TITANIUM_COMMENTS_DATABASE_URL": f"{postgres.url}/titanium_comments",
+                             "TITANIUM_REDIS_URL": redis.url})
 
 
 def pids(platform: Platform) -> dict[str, int]:

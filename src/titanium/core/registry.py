@@ -72,7 +72,7 @@ class Service:
 
 # In the order people see them (the dashboard's cards): the public entry first.
 SERVICES: tuple[Service, ...] = (
-    Service("gateway", 0, "GatewaySettings", calls=("users", "auth", "blog", "dashboard", "realworld")),
+    Service("gateway", 0, "GatewaySettings", calls=("users", "auth", "blog", "comments", "dashboard", "realworld")),
     Service("users", 1, "UsersSettings", database=True, public_routes=(
         PublicRoute("/api/register", ("POST",), "/users"),
         PublicRoute("/api/users", ("POST",), "/users"),
@@ -92,17 +92,22 @@ SERVICES: tuple[Service, ...] = (
         PublicRoute("/api/verify", ("GET",), "/auth/verify"),
         PublicRoute("/.well-known/jwks.json", ("GET",), "/auth/jwks"),
     )),
-    Service("blog", 5, "BlogSettings", calls=("auth",), database=True, public_routes=(
+    Service("blog", 5, "BlogSettings", calls=("auth", "comments"), database=True, public_routes=(
         PublicRoute("/blog", READS),
         PublicRoute("/blog/{rest:path}", (*READS, "POST", "PATCH", "PUT", "DELETE"), honours_idempotency_key=True),
         PublicRoute("/robots.txt", READS, "/blog/robots.txt"),
     )),
+    # Comments sit under the blog's post paths; public_routes() puts them before the blog's catch-all.
+    Service("comments", 4, "CommentsSettings", calls=("auth", "blog"), database=True, public_routes=(
+        PublicRoute("/blog/api/posts/{post_id}/comments", (*READS, "POST"), honours_idempotency_key=True),
+        PublicRoute("/blog/api/posts/{post_id}/comments/{comment_id}", ("DELETE",), honours_idempotency_key=True),
+    )),
     # RealWorld ("Conduit") clients: an adapter onto the platform's own APIs, holding nothing (ADR 20).
-    Service("realworld", 6, "RealworldSettings", calls=("users", "auth", "blog"), public_routes=(
+    Service("realworld", 6, "RealworldSettings", calls=("users", "auth", "blog", "comments"), public_routes=(
         PublicRoute("/realworld/api/{rest:path}", (*READS, "POST", "PUT", "DELETE"), honours_idempotency_key=True,
                     cross_origin=True),
     )),
-    Service("dashboard", 3, "DashboardSettings", calls=("gateway", "users", "auth", "blog", "realworld"),
+    Service("dashboard", 3, "DashboardSettings", calls=("gateway", "users", "auth", "blog", "comments", "realworld"),
             public_routes=(
         PublicRoute("/", READS, "/"),
         PublicRoute("/dashboard/static/{asset:path}", READS),
@@ -124,13 +129,27 @@ MAX_REPLICAS = 8
 HIGHEST_PORT = 65_535
 
 
+def public_routes() -> list[tuple[Service, PublicRoute]]:
+    """Every public route with its service, in the order the gateway tries them: those ending in a
+    `:path` catch-all last, so that a service's routes under another's prefix (the comments under
+    /blog/...) win over that prefix's catch-all."""
+    routes = [(entry, route) for entry in SERVICES for route in entry.public_routes]
+    return sorted(routes, key=lambda pair: ":path}" in pair[1].path)  # stable: else the registry's order
+
+
 def start_order() -> list[str]:
     """The services in the order `titanium up` starts them: each after those it calls, where calls do not
     go both ways (the gateway and the dashboard call each other: then in the registry's order)."""
+    calls = {entry.name: set(entry.calls) for entry in SERVICES}
+
+    def one_way(entry: Service) -> set[str]:
+        return {callee for callee in entry.calls if entry.name not in calls[callee]}
+
     started: list[str] = []
     waiting = list(SERVICES)
     while waiting:
-        ready = next((entry for entry in waiting if set(entry.calls) <= set(started)), waiting[0])
+        ready = next((entry for entry in waiting if set(entry.calls) <= set(started)), None) \
+            or next((entry for entry in waiting if one_way(entry) <= set(started)), waiting[0])
         started.append(ready.name)
         waiting.remove(ready)
     return started

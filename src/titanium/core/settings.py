@@ -13,7 +13,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from titanium.core.registry import DEFAULT_PORTS, GATEWAY_PORT, SERVICES, default_url
+from titanium.core.registry import DEFAULT_PORTS, SERVICES, default_url
 
 
 def _rate_limit(text: str) -> str:
@@ -195,6 +195,9 @@ class BlogSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
     site_description: str = Field(default="Posts from the Titanium blog: cloud-native notes, DevOps and more.",
                                   min_length=1, max_length=300)
     site_language: Literal["en", "ko"] = "en"
+    # The comments service: a post's page shows its comments (or says they are unavailable), and the
+    # blog's outbox tells it of deleted posts.
+    comments_url: str = default_url("comments")
 
     @model_validator(mode="after")
     def _database(self) -> BlogSettings:
@@ -216,12 +219,31 @@ class BlogSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
         return [url.strip() for url in (self.blog_database_read_url or "").split(",") if url.strip()]
 
 
+class CommentsSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
+    port: int = DEFAULT_PORTS["comments"]
+    comments_database_url: str | None = None
+    auth_url: str = default_url("auth")
+    blog_url: str = default_url("blog")
+    jwks_cache_seconds: int = Field(default=300, gt=0)
+    # Comments one writer, and one client address, may post (shared through Redis when configured).
+    comment_rate_limit_per_user: RateLimitText = "10/minute"
+    comment_rate_limit_per_address: RateLimitText = "30/minute"
+
+    @model_validator(mode="after")
+    def _database(self) -> CommentsSettings:
+        self.require_database(self.comments_database_url, "comments_database_url")
+        if not self.comments_database_url:
+            self.comments_database_url = self.sqlite_url(self.data_dir, "comments")
+        return self
+
+
 class UpstreamSettings(ServiceSettings):
     """A service that calls the others."""
 
     users_url: str = default_url("users")
     auth_url: str = default_url("auth")
     blog_url: str = default_url("blog")
+    comments_url: str = default_url("comments")
     upstream_connect_timeout: float = Field(default=1.0, gt=0)
     upstream_read_timeout: float = Field(default=10.0, gt=0)
 
@@ -246,9 +268,6 @@ class GatewaySettings(UpstreamSettings, RedisSettings):
 
 class RealworldSettings(UpstreamSettings):
     port: int = DEFAULT_PORTS["realworld"]
-    # The comments service (CONTRACT: port offset 4); INTERIM until its registry entry is merged, then
-    # default_url("comments") and "comments" among the registry's calls of "realworld".
-    comments_url: str = f"http://127.0.0.1:{GATEWAY_PORT + 4}"
     # RealWorld has no categories: the blog's category of the articles written through it.
     realworld_category: str = Field(default="Articles", min_length=1, max_length=50)
 
