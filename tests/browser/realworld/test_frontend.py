@@ -122,7 +122,7 @@ def test_sign_up_write_comment_favourite_follow_and_read_the_feed(browser, platf
     reader.get_by_role("button", name="Favorite article").first.click()
     expect(reader.get_by_role("button", name="Unfavorite article").first).to_contain_text("1")
     reader.get_by_placeholder("Write a comment...").fill("Do they *migrate*?")
-    reader.get_by_role("button", name="Post Comment").click()
+    reader.get_by_role("button", name="Submit").click()  # "Post Comment", labelled "Submit" for assistive tech
     expect(reader.locator(".card-text", has_text="migrate")).to_be_visible()
     screenshot(reader, "realworld-article-phone")
 
