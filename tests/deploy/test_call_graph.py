@@ -239,6 +239,26 @@ def test_the_calls_the_code_makes_are_authorized(production: list[dict[str, Any]
     calls += [("auth", "users", "PATCH", "/internal/users/7/profile"),
               ("auth", "users", "PUT", "/internal/users/7/following/sample"),
               ("auth", "users", "DELETE", "/internal/users/7/following/sample")]
+    # The RealWorld API's calls (services/realworld): accounts, profiles and follows, posts, comments.
+    calls += [("realworld", "users", "POST", "/users"), ("realworld", "auth", "POST", "/auth/login"),
+              ("realworld", "auth", "GET", "/auth/profile"), ("realworld", "auth", "PATCH", "/auth/profile"),
+              ("realworld", "auth", "GET", "/auth/users/sample")]
+    calls += [("realworld", "auth", method, "/auth/users/sample/follow") for method in ("POST", "DELETE")]
+    calls += [("realworld", "blog", method, path) for method, path in (
+        ("GET", "/blog/api/posts"), ("GET", "/blog/api/posts/count"), ("GET", "/blog/api/feed"),
+        ("GET", "/blog/api/feed/count"), ("GET", "/blog/api/tags"), ("GET", "/blog/api/posts/7"),
+        ("POST", "/blog/api/posts"), ("PATCH", "/blog/api/posts/7"), ("DELETE", "/blog/api/posts/7"),
+        ("PUT", "/blog/api/posts/7/favourite"), ("DELETE", "/blog/api/posts/7/favourite"))]
+    calls += [("realworld", "comments", method, path) for method, path in (
+        ("GET", "/blog/api/posts/7/comments"), ("POST", "/blog/api/posts/7/comments"),
+        ("DELETE", "/blog/api/posts/7/comments/3"))]
+    # Comments (services/comments/blog_link.py, services/blog/comments_link.py): tokens, whether a post is
+    # public, the counts and the page's comments, and deleted posts (both outboxes).
+    calls += [("comments", "auth", "GET", JWKS_PATH), ("comments", "auth", "GET", REVOCATIONS_PATH),
+              ("comments", "blog", "GET", "/blog/api/posts/7"),
+              ("comments", "blog", "PUT", "/internal/posts/7/comment-count"),
+              ("blog", "comments", "GET", "/blog/api/posts/7/comments"),
+              ("blog", "comments", "DELETE", "/internal/posts/7/comments")]
     # The gateway forwards each public route to one service, at a path its route computes.
     for entry in SERVICES:
         for route in entry.public_routes:

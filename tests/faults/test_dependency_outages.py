@@ -29,7 +29,9 @@ def platform(servers, own_platform):
     """A platform of this module's own, on a PostgreSQL and a Redis of its own, which the tests stop."""
     postgres, redis = servers
     return own_platform(env={**PLATFORM_ENV, "TITANIUM_USERS_DATABASE_URL": f"{postgres.url}/titanium_users",
-                             "TITANIUM_BLOG_DATABASE_URL": f"{postgres.url}/titanium_blog", "TITANIUM_REDIS_URL": redis.url})
+                             "TITANIUM_BLOG_DATABASE_URL": f"{postgres.url}/titanium_blog",
+                             "TITANIUM_COMMENTS_DATABASE_URL": f"{postgres.url}/titanium_comments",
+                             "TITANIUM_REDIS_URL": redis.url})
 
 
 def pids(platform: Platform) -> dict[str, int]:
@@ -55,6 +57,10 @@ def test_a_database_outage_is_503_and_the_services_recover_when_it_returns(platf
         assert stats["blog"]["service_status"] == "degraded" and stats["blog"]["checks"]["database"] == "error"
         assert stats["users"]["service_status"] == "degraded"
         assert stats["auth"]["service_status"] == "online", "auth keeps no database"
+        assert stats["realworld"]["service_status"] == "online", "the RealWorld API keeps none either"
+        article = person.http.get(f"/realworld/api/articles/{post_id + 1000}")
+        assert article.status_code == 503 and article.headers["retry-after"] == "1", "the blog's answer, passed on"
+        assert article.json()["errors"]["body"], "in RealWorld's shape"
     finally:
         postgres.start()
 

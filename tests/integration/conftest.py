@@ -35,6 +35,11 @@ def users_database(backend, request, tmp_path) -> str:
 
 
 @pytest.fixture
+def comments_database(backend, request, tmp_path) -> str:
+    return migrated_database("comments", backend, request, tmp_path)
+
+
+@pytest.fixture
 async def blog_engine(blog_database):
     engine = create_engine(blog_database)
     yield engine

@@ -22,6 +22,7 @@ def postgres_and_redis_env(request: pytest.FixtureRequest) -> dict[str, str]:
     return {
         "TITANIUM_USERS_DATABASE_URL": databases.new("users"),
         "TITANIUM_BLOG_DATABASE_URL": databases.new("blog"),
+        "TITANIUM_COMMENTS_DATABASE_URL": databases.new("comments"),
         "TITANIUM_REDIS_URL": request.getfixturevalue("redis_server"),
         "TITANIUM_REDIS_PREFIX": request.getfixturevalue("redis_prefix"),
     }

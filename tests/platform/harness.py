@@ -209,9 +209,9 @@ class Platforms:
         databases: list[str] = []
         prefix = ""
         if needs.postgres:
-            databases = [self._servers.databases().new("users"), self._servers.databases().new("blog")]
+            databases = [self._servers.databases().new(name) for name in ("users", "blog", "comments")]
             env |= {"TITANIUM_USERS_DATABASE_URL": databases[0], "TITANIUM_BLOG_DATABASE_URL": databases[1],
-                    "TITANIUM_DATABASE_POOL_SIZE": POOL_SIZE}
+                    "TITANIUM_COMMENTS_DATABASE_URL": databases[2], "TITANIUM_DATABASE_POOL_SIZE": POOL_SIZE}
         if needs.redis:
             # The test Redis, unless the test puts a Redis of its own (or a proxy to this one) in its env.
             prefix = f"{self._servers.redis_prefix}-{self._started}"

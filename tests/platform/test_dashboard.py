@@ -8,6 +8,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from tests.platform.harness import Client, Platform, wait_until
+from titanium.core.registry import SERVICE_NAMES
 from titanium.services.dashboard.signals import (
     FIELDS,
     STALE_AFTER_INTERVALS,
@@ -155,7 +156,7 @@ def test_stats_carries_every_services_signals_and_no_internal_address_or_process
         return stats if all(rate and rate > 0 for rate in rates) else None
 
     stats = wait_until(moving, timeout=60, interval=1, what="the blog's and gateway's request rates above zero")
-    assert set(stats) == {"gateway", "users", "auth", "blog", "dashboard"}
+    assert set(stats) == set(SERVICE_NAMES)
     for entry in stats.values():
         signals = entry["signals"]
         assert set(signals["series"]) == set(FIELDS) and set(signals["current"]) == set(FIELDS) - {"t"}

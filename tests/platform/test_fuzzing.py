@@ -47,6 +47,13 @@ def test_the_blog_api_through_the_gateway(platform):
     assert " passed" in result.stdout
 
 
+def test_the_realworld_api_through_the_gateway(platform):
+    person = Client(platform.url).signed_up()
+    result = fuzz(f"{platform.url}/realworld/api/openapi.json", platform.url, f"Authorization: Token {person.token}")
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert " passed" in result.stdout
+
+
 @pytest.mark.parametrize("service", ["users", "auth"])
 def test_the_account_services_directly(platform, service):
     url = platform.service_url(service)

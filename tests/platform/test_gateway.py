@@ -8,6 +8,7 @@ import httpx
 
 from tests.platform.conftest import LOGINS_PER_ADDRESS
 from tests.platform.harness import Client, logged_request, wait_until
+from titanium.core.registry import SERVICE_NAMES
 
 
 def test_the_pages_answer_html_with_no_asset_from_a_cdn(anonymous, person):
@@ -35,7 +36,7 @@ def test_stats_has_an_entry_per_service_with_its_figures(anonymous, person):
     # The dashboard gathers every few seconds (not per request): the post shows in a round or two.
     stats = wait_until(lambda: (answer := anonymous.http.get("/stats").json())["blog"]["post_count"] >= 1 and answer,
                        what="the post in the blog's figures")
-    assert list(stats) == ["gateway", "users", "auth", "blog", "dashboard"], "in the registry's order"
+    assert list(stats) == list(SERVICE_NAMES), "in the registry's order"
     assert all(entry["service_status"] == "online" for entry in stats.values()), stats
     assert stats["blog"]["post_count"] >= 1 and stats["blog"]["checks"] == {"database": "ok", "cache": "ok"}
     assert stats["blog"]["cache_backend"] == "memory"

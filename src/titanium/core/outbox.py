@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -135,6 +135,17 @@ class OutboxRelay:
     def wake(self) -> None:
         """Look for events now rather than at the next poll (after this process enqueued one)."""
         self._wake.set()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[OutboxRelay]:
+        """The relay delivering in a task of its own while the block runs (a service's lifespan)."""
+        task = asyncio.create_task(self.run())
+        try:
+            yield self
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def run(self) -> None:
         """Deliver until cancelled; a database that fails is logged and tried again at the next poll."""

@@ -46,6 +46,8 @@ class PublicRoute:
     # The service does a write with an Idempotency-Key once, from a store its
     # processes share (ADR 9): such a write is safe to send again.
     honours_idempotency_key: bool = False
+    # Browsers may call it from the pages of the origins the gateway allows (TITANIUM_CORS_ORIGINS).
+    cross_origin: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,8 @@ class Service:
 
 # In the order people see them (the dashboard's cards): the public entry first.
 SERVICES: tuple[Service, ...] = (
-    Service("gateway", 0, "GatewaySettings", calls=("users", "auth", "blog", "dashboard"), openapi=None, own_routes=(
+    Service("gateway", 0, "GatewaySettings", calls=("users", "auth", "blog", "comments", "dashboard", "realworld"),
+            openapi=None, own_routes=(
         PublicRoute("/api/openapi.json", ("GET",)),
         PublicRoute("/api/docs", ("GET",)),
         PublicRoute("/api/docs/{asset}", ("GET",)),
@@ -99,12 +102,25 @@ SERVICES: tuple[Service, ...] = (
         PublicRoute("/api/verify", ("GET",), "/auth/verify"),
         PublicRoute("/.well-known/jwks.json", ("GET",), "/auth/jwks"),
     )),
-    Service("blog", 5, "BlogSettings", calls=("auth",), database=True, openapi="/blog/api/openapi.json", public_routes=(
+    Service("blog", 5, "BlogSettings", calls=("auth", "comments"), database=True, openapi="/blog/api/openapi.json",
+            public_routes=(
         PublicRoute("/blog", READS),
         PublicRoute("/blog/{rest:path}", (*READS, "POST", "PATCH", "PUT", "DELETE"), honours_idempotency_key=True),
         PublicRoute("/robots.txt", READS, "/blog/robots.txt"),
     )),
-    Service("dashboard", 3, "DashboardSettings", calls=("gateway", "users", "auth", "blog"), openapi=None, public_routes=(
+    # Comments sit under the blog's post paths; public_routes() puts them before the blog's catch-all.
+    Service("comments", 4, "CommentsSettings", calls=("auth", "blog"), database=True, public_routes=(
+        PublicRoute("/blog/api/posts/{post_id}/comments", (*READS, "POST"), honours_idempotency_key=True),
+        PublicRoute("/blog/api/posts/{post_id}/comments/{comment_id}", ("DELETE",), honours_idempotency_key=True),
+    )),
+    # RealWorld ("Conduit") clients: an adapter onto the platform's own APIs, holding nothing (ADR 20).
+    # Its own document is RealWorld's (/realworld/api/openapi.json), not the platform's.
+    Service("realworld", 6, "RealworldSettings", calls=("users", "auth", "blog", "comments"), openapi=None, public_routes=(
+        PublicRoute("/realworld/api/{rest:path}", (*READS, "POST", "PUT", "DELETE"), honours_idempotency_key=True,
+                    cross_origin=True),
+    )),
+    Service("dashboard", 3, "DashboardSettings", calls=("gateway", "users", "auth", "blog", "comments", "realworld"),
+            openapi=None, public_routes=(
         PublicRoute("/", READS, "/"),
         PublicRoute("/dashboard/static/{asset:path}", READS),
         PublicRoute("/stats", ("GET",), "/api/stats"),
@@ -125,13 +141,27 @@ MAX_REPLICAS = 8
 HIGHEST_PORT = 65_535
 
 
+def public_routes() -> list[tuple[Service, PublicRoute]]:
+    """Every public route with its service, in the order the gateway tries them: those ending in a
+    `:path` catch-all last, so that a service's routes under another's prefix (the comments under
+    /blog/...) win over that prefix's catch-all."""
+    routes = [(entry, route) for entry in SERVICES for route in entry.public_routes]
+    return sorted(routes, key=lambda pair: ":path}" in pair[1].path)  # stable: else the registry's order
+
+
 def start_order() -> list[str]:
     """The services in the order `titanium up` starts them: each after those it calls, where calls do not
     go both ways (the gateway and the dashboard call each other: then in the registry's order)."""
+    calls = {entry.name: set(entry.calls) for entry in SERVICES}
+
+    def one_way(entry: Service) -> set[str]:
+        return {callee for callee in entry.calls if entry.name not in calls[callee]}
+
     started: list[str] = []
     waiting = list(SERVICES)
     while waiting:
-        ready = next((entry for entry in waiting if set(entry.calls) <= set(started)), waiting[0])
+        ready = next((entry for entry in waiting if set(entry.calls) <= set(started)), None) \
+            or next((entry for entry in waiting if one_way(entry) <= set(started)), waiting[0])
         started.append(ready.name)
         waiting.remove(ready)
     return started

@@ -6,12 +6,13 @@ deployment manifest can be checked against exactly the settings it must set.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from titanium.core.registry import DEFAULT_PORTS, SERVICES, default_url
 
@@ -36,6 +37,16 @@ def _public_url(text: str) -> str:
 
 
 RateLimitText = Annotated[str, AfterValidator(_rate_limit)]
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def _origins(value: list[str] | str) -> list[str]:
+    """`https://a.example, http://127.0.0.1:5173` as a list; an origin is a scheme, a host and a port, no path."""
+    origins = [origin.strip().rstrip("/") for origin in (value.split(",") if isinstance(value, str) else value)]
+    for origin in filter(None, origins):
+        if not _ORIGIN.match(origin):
+            raise ValueError(f"{origin!r} is not a browser origin; write it as https://host or http://host:port")
+    return [origin for origin in origins if origin]
 T = TypeVar("T")
 # An optional setting a manifest may give as an empty value, meaning "not set".
 Unset = Annotated[T | None, BeforeValidator(lambda value: value or None)]
@@ -201,6 +212,9 @@ class BlogSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
     # taken from a request's Host or X-Forwarded-Host: a client chooses those.
     # `titanium up` sets it to its gateway's address.
     public_url: Annotated[str, AfterValidator(_public_url)] = default_url("gateway")
+    # The comments service: a post's page shows its comments (or says they are unavailable), and the
+    # blog's outbox tells it of deleted posts.
+    comments_url: str = default_url("comments")
 
     @model_validator(mode="after")
     def _database(self) -> BlogSettings:
@@ -222,12 +236,31 @@ class BlogSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
         return [url.strip() for url in (self.blog_database_read_url or "").split(",") if url.strip()]
 
 
+class CommentsSettings(DatabaseSettings, RedisSettings, TokenAudienceSettings):
+    port: int = DEFAULT_PORTS["comments"]
+    comments_database_url: str | None = None
+    auth_url: str = default_url("auth")
+    blog_url: str = default_url("blog")
+    jwks_cache_seconds: int = Field(default=300, gt=0)
+    # Comments one writer, and one client address, may post (shared through Redis when configured).
+    comment_rate_limit_per_user: RateLimitText = "10/minute"
+    comment_rate_limit_per_address: RateLimitText = "30/minute"
+
+    @model_validator(mode="after")
+    def _database(self) -> CommentsSettings:
+        self.require_database(self.comments_database_url, "comments_database_url")
+        if not self.comments_database_url:
+            self.comments_database_url = self.sqlite_url(self.data_dir, "comments")
+        return self
+
+
 class UpstreamSettings(ServiceSettings):
     """A service that calls the others."""
 
     users_url: str = default_url("users")
     auth_url: str = default_url("auth")
     blog_url: str = default_url("blog")
+    comments_url: str = default_url("comments")
     upstream_connect_timeout: float = Field(default=1.0, gt=0)
     upstream_read_timeout: float = Field(default=10.0, gt=0)
 
@@ -238,17 +271,28 @@ class GatewaySettings(UpstreamSettings, RedisSettings):
     # through Redis when it is configured, so replicas share one budget.
     rate_limit_per_address: RateLimitText = "1200/minute"
     dashboard_url: str = default_url("dashboard")
+    realworld_url: str = default_url("realworld")
     upstream_max_connections: int = Field(default=200, gt=0)
     # How many proxies (an ingress, a load balancer) stand in front of the
     # gateway and append to X-Forwarded-For; 0 trusts no such header.
     trusted_proxy_hops: int = Field(default=0, ge=0)
     # The public entry: one address cannot hold every connection.
     max_connections_per_client: int = Field(default=256, ge=0)
+    # Browser origins (https://app.example.com) whose pages may call the cross-origin routes (the RealWorld
+    # API), comma-separated; none by default.
+    cors_origins: Annotated[list[str], NoDecode, BeforeValidator(_origins)] = Field(default_factory=list)
+
+
+class RealworldSettings(UpstreamSettings):
+    port: int = DEFAULT_PORTS["realworld"]
+    # RealWorld has no categories: the blog's category of the articles written through it.
+    realworld_category: str = Field(default="Articles", min_length=1, max_length=50)
 
 
 class DashboardSettings(UpstreamSettings):
     port: int = DEFAULT_PORTS["dashboard"]
     gateway_url: str = default_url("gateway")
+    realworld_url: str = default_url("realworld")
     upstream_read_timeout: float = Field(default=2.0, gt=0)
 
 

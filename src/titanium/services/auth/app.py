@@ -135,12 +135,12 @@ async def login(credentials: LoginRequest, request: Request, service: AuthDep) -
     Attempts are limited per address, per username from an address, and failed ones per username
     (429 with `Retry-After`).
     """
-    username, address = credentials.username.lower(), client_address(request.scope)
+    username, address = credentials.login_name, client_address(request.scope)
     if (refused := await _refusal(service, username, address)) is not None:
         return refused
     try:
         # A check changes nothing: another users process may answer it if the first died with it.
-        answer = await service.users.post("/internal/credentials/verify", json=credentials.model_dump(),
+        answer = await service.users.post("/internal/credentials/verify", json=credentials.model_dump(exclude_none=True),
                                           headers=propagated_headers(request), extensions={SAFE_TO_RESEND: True})
     except httpx.HTTPError as exc:
         UPSTREAM_ERRORS.labels("auth", "users", failure_reason(exc)).inc()
@@ -148,7 +148,8 @@ async def login(credentials: LoginRequest, request: Request, service: AuthDep) -
         return JSONResponse({"detail": "login is unavailable right now; try again shortly"}, 503)
     if answer.status_code == 401:
         await service.limiter.hit(service.failures_per_username, "login-failures", username)
-        return _failed(401, "invalid username or password")
+        return _failed(401, "invalid email or password" if credentials.email else
+                       "invalid username or password")
     if answer.status_code != 200:
         UPSTREAM_ERRORS.labels("auth", "users", "bad_status").inc()
         log.error("users service failed the credential check", status=answer.status_code)

@@ -36,8 +36,9 @@ from titanium.core.read_replicas import ReadRouter, ReplicaAwareCache, build_wri
 from titanium.core.revocation import RevocationList
 from titanium.core.routes import TitaniumRoute, add_routes
 from titanium.core.settings import BlogSettings
-from titanium.services.blog import community_routes, families
+from titanium.services.blog import comment_counts, community_routes, families
 from titanium.services.blog.answers import Category, Post, PostSummary
+from titanium.services.blog.comments_link import comments_link
 from titanium.services.blog.community_pages import community_pages
 from titanium.services.blog.community_reads import cached_list_page
 from titanium.services.blog.content import InvalidName
@@ -314,13 +315,15 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.gather(*(warm_pool(each) for each in engines), reads.start())
-        async with http_client(1.0, 3.0, base_url=settings.auth_url, service="auth") as client:
+        async with http_client(1.0, 3.0, base_url=settings.auth_url, service="auth") as client, \
+                comments_link(settings.comments_url, engine) as comments:
             # The client's base URL is auth's first process; it sends each call to the next one in turn.
             auth_url = str(client.base_url)
             keys = JWKSVerifier(auth_url, client, settings.jwt_issuer, settings.jwt_audience, settings.jwks_cache_seconds)
             verifier = TokenChecker(keys, RevocationList(revocations_over_http(client, f"{auth_url}{REVOCATIONS_PATH}")))
             namespace = CachedNamespace(cache, "blog", settings.cache_ttl_seconds, "blog")
             app.state.blog = Blog(repository, caching(namespace, reads), verifier, client)
+            app.state.comments = comments  # a post page's comments; deleted posts' news (outbox)
             async with publishing_when_due(app.state.blog, timedelta(seconds=settings.cache_ttl_seconds)):
                 yield
         await reads.stop()
@@ -348,7 +351,7 @@ def build(settings: BlogSettings | None = None) -> FastAPI:
     for refused in (InvalidName, InvalidCursor, InvalidPost):
         app.add_exception_handler(refused, _unacceptable)
     add_routes(app, writing)  # drafts, preview, images: before the API's and pages' catch-alls
-    add_routes(app, community_routes.router, api)  # before api's catch-all of unknown paths
+    add_routes(app, community_routes.router, api, comment_counts.internal)  # community's before api's catch-all
     app.mount("/blog/static", StaticFiles(directory=WEB_DIR / "static"), name="blog-static")
     languages()  # every language's catalog now: a missing one stops the start, saying how to compile it
     app.state.site = Site.from_settings(settings)

@@ -396,8 +396,13 @@ async def post_page(request: Request, ref: str) -> Response:
     if request.url.path != canonical:
         return RedirectResponse(canonical, status_code=301)
     category = post["category"]
+    comments = await request.app.state.comments.comments_of(post["id"])  # None: unavailable now
     return _render(
         request, "post.html",
+        comments=None if comments is None else [
+            {**comment, "html": Markup(comment["html"]),  # noqa: S704 - sanitised by the comments service (nh3)
+             "created": _when(comment["created_at"], language), "author_url": author_url(comment["author"])}
+            for comment in comments],
         post={**with_tag_links(post), "created": _when(post["created_at"], language),
               "updated": _when(post["updated_at"], language), "author_url": author_url(post["author"]),
               "category": {**category, "url": category_url(category["slug"])}},

@@ -27,10 +27,11 @@ from titanium.core.app import create_app
 from titanium.core.client_address import client_address
 from titanium.core.errors import error_response
 from titanium.core.ratelimit import RateLimiter, parse_limit
-from titanium.core.registry import SERVICES, PublicRoute, replica_urls
+from titanium.core.registry import SERVICES, PublicRoute, public_routes, replica_urls
 from titanium.core.replicas import ReplicaSet
 from titanium.core.settings import GatewaySettings
 from titanium.services.gateway import api_document
+from titanium.services.gateway.cross_origin import allowing_origins, methods_of
 from titanium.services.gateway.proxy import RouteLabels, forward, readiness_check, upstream_session
 
 # A path parameter put into an upstream path: one plain segment (a username, say).
@@ -139,10 +140,10 @@ def build(settings: GatewaySettings | None = None) -> Starlette:
     # A path that is not on the list is a 404, never a redirect: Starlette would
     # redirect "/api/register/" to the same path on whatever Host the client sent.
     app.router.redirect_slashes = False
-    for entry in SERVICES:
-        for route in entry.public_routes:
-            # An ASGI callable, not a function: Starlette runs it as it is, with no request and response objects.
-            app.router.routes.append(Route(route.path, Forwarder(entry.name, route), methods=list(route.methods)))
+    for entry, route in public_routes():
+        # An ASGI callable, not a function: Starlette runs it as it is, with no request and response objects.
+        endpoint = allowing_origins(Forwarder(entry.name, route), route, settings.cors_origins)
+        app.router.routes.append(Route(route.path, endpoint, methods=methods_of(route, settings.cors_origins)))
     app.router.routes += api_document.routes()  # its own: the platform's API document
     return app
 

@@ -112,7 +112,8 @@ async def get_user(username: str, request: Request) -> dict[str, Any]:
 
 @router.post("/internal/credentials/verify", response_model=PublicUser)
 async def verify_credentials(credentials: Credentials, users: Repository) -> PublicUser:
-    user = await users.by_username(credentials.username)
+    user = await (users.by_username(credentials.username) if credentials.username is not None
+                  else users.by_email(credentials.email or ""))
     # Verified even when the user is unknown, so both refusals take as long.
     if not await verify_password(user.password_hash if user else None, credentials.password) or user is None:
         raise HTTPException(401, "invalid username or password")

@@ -94,6 +94,13 @@ class UserRepository:
             row = (await conn.execute(statement)).one_or_none()
         return _user(row) if row else None
 
+    async def by_email(self, email: str) -> User | None:
+        # Addresses are unique regardless of case (`refusal`), so at most one account answers.
+        statement = select(users).where(func.lower(users.c.email) == email.lower())
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(statement)).one_or_none()
+        return _user(row) if row else None
+
     async def replace_password_hash(self, user_id: int, password_hash: str) -> None:
         statement = update(users).where(users.c.id == user_id).values(password_hash=password_hash, updated_at=utcnow())
         async with self.engine.begin() as conn:

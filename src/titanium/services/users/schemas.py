@@ -16,6 +16,7 @@ from pydantic import (
     UrlConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from titanium.services.users.names import is_reserved
@@ -71,8 +72,17 @@ class NewUser(BaseModel):
 
 
 class Credentials(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    """A password with the account's username or, for clients that sign in by address (RealWorld), its email."""
+
+    username: str | None = Field(default=None, min_length=1, max_length=64)
+    email: str | None = Field(default=None, min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _one_name(self) -> Credentials:
+        if (self.username is None) == (self.email is None):
+            raise ValueError("give the username or the email address, not both")
+        return self
 
 
 class PublicUser(BaseModel):
