@@ -573,6 +573,9 @@
     });
   }
 
+  // What the page's other scripts (comments.js) share with this one: one session, one way to call, one voice.
+  window.titaniumBlog = Object.freeze({ call, t, tn, session, Failure, explain, newIdempotencyKey, sendToLogin, EXPIRED });
+
   function start() {
     themeSwitch();
     renderAccount();
