@@ -55,8 +55,9 @@ def test_a_fresh_platform_has_its_5xx_and_upstream_error_series_at_zero(fresh):
     for service in SERVICES:
         errors = matching(first[service], "http_requests_total", service=service, status="500")
         assert errors and set(errors.values()) == {0.0}, service
-    expected_upstreams = {"gateway": {"users", "auth", "blog", "dashboard"}, "auth": {"users"}, "blog": {"auth"},
-                          "dashboard": {"gateway", "users", "auth", "blog"}}
+    expected_upstreams = {"gateway": {"users", "auth", "blog", "comments", "dashboard"}, "auth": {"users"},
+                          "blog": {"auth", "comments"}, "comments": {"auth", "blog"},
+                          "dashboard": {"gateway", "users", "auth", "blog", "comments"}}
     for service, upstreams in expected_upstreams.items():
         errors = matching(first[service], "upstream_errors_total", service=service)
         assert {dict(labels)["upstream"] for labels in errors} == upstreams, service
