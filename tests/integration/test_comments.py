@@ -87,6 +87,7 @@ async def test_comments_are_listed_oldest_first_with_their_rendered_markdown(com
     assert [(c["body"], c["author"], c["author_id"]) for c in listed] == [
         ("**first**", f"user{WRITER}", WRITER), ("second", f"user{STRANGER}", STRANGER)]
     assert (await comments.get("/blog/api/posts/999/comments")).json() == []
+    assert (await comments.head(f"/blog/api/posts/{POST}/comments")).status_code == 200
 
 
 async def test_a_comment_needs_a_token_a_public_post_and_a_body(comments):
