@@ -15,7 +15,9 @@ from sqlalchemy import func, select
 from tests.platform.test_blog_pages import Elements
 from titanium.core.database import create_engine
 from titanium.core.outbox import Event, OutboxRelay
-from titanium.core.settings import CommentsSettings
+from titanium.core.settings import BlogSettings, CommentsSettings
+from titanium.services.blog.app import build as build_blog
+from titanium.services.blog.repository import BlogRepository, CategoryRef
 from titanium.services.comments.app import build
 from titanium.services.comments.blog_link import BlogUnavailable
 from titanium.services.comments.repository import COUNT_CHANGED, CommentRepository, PostGone
@@ -87,6 +89,7 @@ async def test_comments_are_listed_oldest_first_with_their_rendered_markdown(com
     assert [(c["body"], c["author"], c["author_id"]) for c in listed] == [
         ("**first**", f"user{WRITER}", WRITER), ("second", f"user{STRANGER}", STRANGER)]
     assert (await comments.get("/blog/api/posts/999/comments")).json() == []
+    assert (await comments.head(f"/blog/api/posts/{POST}/comments")).status_code == 200
 
 
 async def test_a_comment_needs_a_token_a_public_post_and_a_body(comments):
@@ -224,3 +227,25 @@ async def test_concurrent_comments_count_in_the_order_of_their_versions(engine):
     assert newest == {"post_id": POST, "count": 8, "version": 8}
     assert sorted(payload["count"] for payload in delivered) == list(range(1, 9))
     assert all(payload["count"] == payload["version"] for payload in delivered)
+
+
+# --- the blog's side: the counts it takes ---------------------------------------
+async def test_the_blog_keeps_the_newest_count_whatever_order_they_arrive_in(blog_engine, blog_database, tmp_path):
+    post, _ = await BlogRepository(blog_engine).create_post("Counted", "content", "alice", 1, CategoryRef(name="Ops"))
+    app = build_blog(BlogSettings(blog_database_url=blog_database, data_dir=tmp_path, comments_url=NOWHERE,
+                                  auth_url=NOWHERE))
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://blog") as blog:
+            path = f"/internal/posts/{post['id']}/comment-count"
+            assert (await blog.get(f"/blog/api/posts/{post['id']}")).json()["comment_count"] == 0  # now cached
+            assert (await blog.put(path, json={"count": 3, "version": 2})).json() == {"taken": True}
+            assert (await blog.put(path, json={"count": 1, "version": 1})).json() == {"taken": False}  # late
+            assert (await blog.put(path, json={"count": 3, "version": 2})).json() == {"taken": False}  # twice
+            assert (await blog.get(f"/blog/api/posts/{post['id']}")).json()["comment_count"] == 3
+            assert (await blog.put("/internal/posts/999/comment-count", json={"count": 1, "version": 1})).json() == {
+                "taken": False}  # a deleted post's count is answered, and dropped
+            assert (await blog.put(path, json={"count": -1, "version": 3})).status_code == 422
+    finally:
+        await asyncio.create_task(lifespan.__aexit__(None, None, None))

@@ -36,6 +36,11 @@ def test_a_comment_is_listed_counted_on_its_post_and_deleted_by_the_post_author(
     wait_until(lambda: comment_count(anonymous, post["id"]) == 0, what="the post's comment count to be 0")
 
 
+def test_the_internal_routes_are_not_public(anonymous):
+    assert anonymous.http.put("/internal/posts/1/comment-count", json={"count": 9, "version": 99}).status_code == 404
+    assert anonymous.http.delete("/internal/posts/1/comments").status_code == 404
+
+
 def test_a_comment_on_an_unknown_post_is_404(person):
     answer = person.http.post("/blog/api/posts/999999/comments", json={"body": "anyone?"}, headers=person.auth)
     assert answer.status_code == 404 and answer.json()["detail"]

@@ -58,7 +58,7 @@ def test_a_fresh_platform_has_its_5xx_and_upstream_error_series_at_zero(fresh):
         assert errors and set(errors.values()) == {0.0}, service
     # Each service's failed calls are counted by the service it calls, from the start (the registry's calls).
     expected_upstreams = {entry.name: set(entry.calls) for entry in REGISTRY if entry.calls}
-    assert expected_upstreams["gateway"] >= {"users", "auth", "blog", "dashboard", "realworld"}
+    assert expected_upstreams["gateway"] >= {"users", "auth", "blog", "comments", "dashboard", "realworld"}
     for service, upstreams in expected_upstreams.items():
         errors = matching(first[service], "upstream_errors_total", service=service)
         assert {dict(labels)["upstream"] for labels in errors} == upstreams, service

@@ -130,7 +130,7 @@ async def _post_author(service: Comments, post_id: int) -> int:
     return author
 
 
-@api.get("", response_model=list[Comment])
+@api.api_route("", methods=["GET", "HEAD"], response_model=list[Comment])
 async def list_comments(post_id: PostId, service: Service) -> list[dict[str, Any]]:
     """The post's comments, oldest first (an unknown post has none)."""
     return await service.repository.list_for(post_id)

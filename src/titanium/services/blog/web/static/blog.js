@@ -544,9 +544,10 @@
     });
   }
 
-  // What writing.js uses of this file.
+  // What the page's other scripts (writing.js, comments.js) share with this one:
+  // one session, one way to call, one voice.
   window.titaniumBlog = Object.freeze({
-    t, el, byId, call, Failure, session, explain, showErrors, clearErrors, fieldsOf, onSubmit, required, flash,
+    t, tn, el, byId, call, Failure, session, explain, showErrors, clearErrors, fieldsOf, onSubmit, required, flash,
     sendToLogin, newIdempotencyKey, EXPIRED, keepForLogin: saveDraft,
   });
 
