@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request, Response
 from limits import RateLimitItem
 
+from titanium.core.api_docs import BEARER, ErrorAnswer
 from titanium.core.app import create_app
 from titanium.core.authn import REVOCATIONS_PATH, TokenChecker, revocations_over_http
 from titanium.core.client_address import client_address
@@ -53,9 +54,9 @@ OUTCOMES = (
 )
 UNAVAILABLE = "the blog cannot say now whether this post takes comments; try again shortly"
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "no token, or one not accepted"},
-    404: {"description": "no such public post (or comment)"},
-    422: {"description": "the body is not a comment of 1 to 5000 characters"},
+    401: {"model": ErrorAnswer, "description": "no token, or one not accepted"},
+    404: {"model": ErrorAnswer, "description": "no such public post (or comment)"},
+    422: {"model": ErrorAnswer, "description": "the body is not a comment of 1 to 5000 characters"},
 }
 
 
@@ -137,8 +138,9 @@ async def list_comments(post_id: PostId, service: Service) -> list[dict[str, Any
 
 
 @api.post("", status_code=201, response_model=Comment,
-          responses={**_ERRORS, 429: {"description": "too many comments from this writer or address"},
-                     503: {"description": "the blog cannot say now whether the post takes comments"}})
+          responses={**_ERRORS, 429: {"model": ErrorAnswer, "description": "too many comments from this writer or address"},
+                     503: {"model": ErrorAnswer, "description": "the blog cannot say now whether the post takes comments"}},
+          openapi_extra=BEARER)
 @idempotent(_writer)
 async def create_comment(post_id: PostId, new: NewComment, user: User, service: Service,
                          request: Request) -> dict[str, Any]:
@@ -153,7 +155,8 @@ async def create_comment(post_id: PostId, new: NewComment, user: User, service: 
 
 
 @api.delete("/{comment_id}", status_code=204,
-            responses={**_ERRORS, 403: {"description": "neither the comment's nor the post's author"}})
+            responses={**_ERRORS, 403: {"model": ErrorAnswer, "description": "neither the comment's nor the post's author"}},
+            openapi_extra=BEARER)
 @idempotent(_writer)
 async def delete_comment(post_id: PostId, comment_id: CommentId, user: User, service: Service) -> Response:
     """Delete a comment: its writer or the post's author may."""
