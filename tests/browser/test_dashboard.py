@@ -22,8 +22,9 @@ from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import assert_accessible, assert_fits_viewport, screenshot
 from tests.platform.harness import Client, Platform
+from titanium.core.registry import SERVICE_NAMES
 
-SERVICES = ("gateway", "users", "auth", "blog", "dashboard")
+SERVICES = SERVICE_NAMES  # the registry's, in its order
 SIGNALS = ("rps", "errors", "latency", "inflight", "cpu", "rss")
 # The page asks every 5 s and the dashboard scrapes every 5 s; a service frozen
 # takes the dashboard's upstream timeout to show. Generous, never asserted on.
