@@ -24,7 +24,7 @@ from tests.browser.conftest import assert_accessible, assert_fits_viewport, scre
 from tests.platform.harness import Client, Platform
 from titanium.core.registry import SERVICE_NAMES
 
-SERVICES = SERVICE_NAMES
+SERVICES = SERVICE_NAMES  # the registry's, in its order
 SIGNALS = ("rps", "errors", "latency", "inflight", "cpu", "rss")
 # The page asks every 5 s and the dashboard scrapes every 5 s; a service frozen
 # takes the dashboard's upstream timeout to show. Generous, never asserted on.
