@@ -40,9 +40,9 @@ async def test_gateway_budgets_reach_the_other_replicas_within_a_flush(redis_ser
     limit = parse_limit("10/day")  # a window whose edge this test will not meet
     who = f"client-{uuid.uuid4().hex}"
     assert all([(await first.hit(limit, "gateway", who)).allowed for _ in range(8)])
-    await asyncio.sleep(3 * BatchedFixedWindow.FLUSH_SECONDS)  # the first's hits reach Redis
+    await first.flushed()  # the first's hits reach Redis (within a flush; waited for, not slept on)
     assert (await second.hit(limit, "gateway", who)).allowed
-    await asyncio.sleep(3 * BatchedFixedWindow.FLUSH_SECONDS)  # the second adds its hit and learns the total
+    await second.flushed()  # the second adds its hit and learns the total
     decisions = [await second.hit(limit, "gateway", who) for _ in range(2)]
     assert [d.allowed for d in decisions] == [True, False]
     assert decisions[-1].retry_after >= 1

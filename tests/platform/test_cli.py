@@ -11,6 +11,7 @@ from tests.conftest import BlockingConnection
 from tests.platform.harness import ServiceProcess, free_port_block, wait_until
 from titanium.core.database import advisory_key
 from titanium.core.migrations import MIGRATION_LOCK
+from titanium.core.registry import HIGHEST_PORT, SERVICES
 
 
 def titanium(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -100,12 +101,15 @@ def test_migrations_take_turns_on_postgresql(postgres_databases):
     holder.close()
 
 
+HIGHEST_OFFSET = max(entry.port_offset for entry in SERVICES)
+
+
 def test_up_refuses_server_urls_and_ports_it_cannot_use_in_one_line(tmp_path):
     base = str(free_port_block())
     for args, said in ((("--postgres", "notaurl"), "'notaurl' is not a postgresql URL"),
                        (("--redis", "http://127.0.0.1:6379"), "is not a redis URL"),
                        (("--postgres", "postgresql://db:99999999/x"), "has an invalid port"),
-                       (("--base-port", "70000"), "give a base port from 1024 to 65530")):
+                       (("--base-port", "70000"), f"give a base port from 1024 to {HIGHEST_PORT - HIGHEST_OFFSET}")):
         result = titanium("up", "--data-dir", str(tmp_path), *(("--base-port", base) if "--base-port" not in args else ()),
                           *args)
         assert result.returncode == 2, (args, result.stderr)

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from titanium.core.logging import get_logger
 from titanium.core.timestamps import UTCDateTime, utcnow
+from titanium.core.tracing import untraced
 
 log = get_logger(__name__)
 
@@ -149,6 +150,11 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Deliver until cancelled; a database that fails is logged and tried again at the next poll."""
+        # Background work, not a request: each poll's queries would start a trace with no server span.
+        with untraced():
+            await self._deliver_until_cancelled()
+
+    async def _deliver_until_cancelled(self) -> None:
         while True:
             try:
                 delivered = await self.deliver_due()

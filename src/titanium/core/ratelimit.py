@@ -81,6 +81,11 @@ class BatchedFixedWindow:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_while_pending())
         return Decision(True, 0)
 
+    async def flushed(self) -> None:
+        """Once every hit counted here has been added to the shared store (or a flush failed): for tests."""
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+
     async def _flush_while_pending(self) -> None:
         while True:
             await asyncio.sleep(self.FLUSH_SECONDS)
@@ -126,6 +131,11 @@ class RateLimiter:
                 self._shared = strategy(storage)
             else:
                 self._batched = BatchedFixedWindow(storage, self.breaker)
+
+    async def flushed(self) -> None:
+        """Once the hits this process batched have reached the shared store (see BatchedFixedWindow.flushed)."""
+        if self._batched is not None:
+            await self._batched.flushed()
 
     async def hit(self, limit: RateLimitItem, *identifiers: str) -> Decision:
         """Count one against the limit; whether it was within it."""

@@ -217,7 +217,7 @@ def build(settings: CommentsSettings | None = None) -> FastAPI:
 
     app = create_app("comments", settings, app_class=FastAPI, lifespan=lifespan, checks=checks,
                      soft_checks=soft_checks, figures=repository.counts, outcomes=OUTCOMES, title="Titanium comments",
-                     docs_url=None, redoc_url=None, openapi_url=None)
+                     docs_url=None, redoc_url=None)  # its schema, for the gateway's API document
     install_idempotency(app, "comments", idempotency_keys)
     app.add_exception_handler(PostGone, _post_gone)
     add_routes(app, api, internal)
