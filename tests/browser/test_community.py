@@ -187,3 +187,20 @@ def test_the_community_pages_speak_korean(open_page: OpenPage, platform: Platfor
         page.wait_for_load_state("networkidle")
         assert untranslated_words(page) == set(), path
         assert_accessible(page)
+
+
+def test_the_community_pages_read_well_in_the_dark_theme(open_page: OpenPage, platform: Platform) -> None:
+    writer, reader = signed_up(platform), signed_up(platform)
+    term, tag = word(), word()
+    post = created(writer, title=f"Dark {term}", content=f"The {term} at night.", tags=[tag])
+    page = open_page("desktop", color_scheme="dark", bypass_csp=True)
+    sign_in_with_storage(page, reader)
+    for name, path in (("search", f"/blog/search?q={term}"), ("tag", f"/blog/tags/{tag}"),
+                       ("post", f"/blog/posts/{post['id']}"), ("author", f"/blog/authors/{writer.username}"),
+                       ("your-feed", "/blog/your-feed")):
+        page.goto(path)
+        if name == "post":
+            expect(page.locator("#favourite-button")).to_be_visible()
+        if name == "author":
+            expect(page.locator("#follow-author")).to_be_visible()
+        check_page(page, f"dark-{name}")
