@@ -3,13 +3,15 @@
 A writer types two tags with the keyboard; the draft saved by itself already
 has them; published, the post shows them and each tag's page lists it; the
 edit page shows them and removing one takes the post off that tag's page. A
-tag the blog refuses is explained in words beside the field. Axe clean.
+tag the blog refuses is explained in words beside the field; a scheduled post
+keeps its tags. Axe clean.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -106,3 +108,19 @@ def test_a_refused_tag_is_explained_beside_the_field(open_page: OpenPage, platfo
     page.click("#submit")
     page.wait_for_url(re.compile(r"/blog/posts/\d+-badly-tagged$"))
     expect(page.locator(".post-full .tags").get_by_role("link")).to_have_text(["#Fine"])
+
+
+def test_a_scheduled_post_keeps_its_tags(open_page: OpenPage, platform: Platform) -> None:
+    writer = signed_up(platform)
+    writer.create_post(title="Already out")  # the writer's page, where scheduling leads, exists
+    page = open_page("desktop")
+    sign_in_with_storage(page, writer)
+    page.goto("/blog/write")
+    fill_post(page, "Tagged for tomorrow", "Plans", "Not yet.")
+    page.fill("#post-tags", "Later, 나중")
+    page.fill("#post-publish-at", (datetime.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.click("#schedule-post")
+    page.wait_for_url(f"**/blog/authors/{writer.username}")
+    scheduled = writer.http.get("/blog/api/me/scheduled", headers=writer.auth).json()["posts"]
+    assert [(post["title"], [tag["name"] for tag in post["tags"]]) for post in scheduled] == [
+        ("Tagged for tomorrow", ["Later", "나중"])]
