@@ -53,6 +53,8 @@ def test_a_writer_tags_a_post_on_the_write_page_and_untags_it_on_the_edit_page(o
     page.wait_for_url(re.compile(r"/blog/write\?draft=\d+$"))
     draft_id = int(page.url.rsplit("=", 1)[1])
     assert _draft_tags(writer, draft_id) == [first, second]
+    page.reload()  # the draft read back from its address shows its tags
+    expect(tags).to_have_value(f"{first}, {second}")
     assert_accessible(page)
     assert_fits_viewport(page)
     screenshot(page, f"write-tags-{viewport}")
