@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
+import uuid
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
@@ -111,6 +112,22 @@ def test_the_feeds_parse_and_link_to_the_pages(person: Client, anonymous: Client
         assert anonymous.http.get(urlsplit(href).path).status_code == 200
     sitemap = ET.fromstring(anonymous.http.get("/blog/sitemap.xml").content)  # noqa: S314
     assert len(sitemap) >= 2
+
+
+def test_the_sitemap_lists_the_pages_of_tags_with_public_posts_only(person: Client, anonymous: Client) -> None:
+    mark = uuid.uuid4().hex[:8]
+    public = person.create_post(title="Tagged in the open", tags=[f"Open {mark}", f"열린 {mark}"]).json()
+    person.create_post(title="Tagged in private", status="draft", tags=[f"Hidden {mark}"])
+    gone = person.create_post(title="Tagged then deleted", tags=[f"Gone {mark}"]).json()
+    assert person.http.delete(f"/blog/api/posts/{gone['id']}", headers=person.auth).status_code == 204
+
+    sitemap = ET.fromstring(anonymous.http.get("/blog/sitemap.xml").content)  # noqa: S314 - our own answer
+    paths = {urlsplit(loc.text or "").path for loc in sitemap.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")}
+    tag_paths = {path for path in paths if path.startswith("/blog/tags/") and mark in unquote(path)}
+    assert {unquote(path) for path in tag_paths} == {f"/blog/tags/{tag['slug']}" for tag in public["tags"]}
+    for path in tag_paths:
+        page = anonymous.http.get(path)
+        assert page.status_code == 200 and "Tagged in the open" in page.text, path
 
 
 def test_the_site_name_description_and_language_are_settings(tmp_path) -> None:

@@ -40,7 +40,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from titanium.services.blog import families
-from titanium.services.blog.community_reads import author_profile, list_page_posts, popular_tags, with_tag_links
+from titanium.services.blog.community_reads import (
+    author_profile,
+    cached_popular_tags,
+    list_page_posts,
+    popular_tags,
+    tag_url,
+    with_tag_links,
+)
 from titanium.services.blog.languages import LANGUAGE_COOKIE, LANGUAGE_NAMES, Language, choose, languages
 from titanium.services.blog.pagination import last_page, page_numbers
 from titanium.services.blog.preferences import choose_language, choose_theme, chosen_theme
@@ -490,6 +497,8 @@ async def sitemap(request: Request) -> Response:
         posts=[{"url": post_url(post["id"], post["title"]), "updated": _atom_time(post["updated_at"])} for post in posts],
         categories=[category_url(category["slug"]) for category in await _categories(service) if category["post_count"]],
         authors=[author_url(author) for author in sorted(authors)],
+        # Only tags some public post has (a tag whose posts are all drafts or deleted has no page).
+        tags=[tag_url(tag["slug"]) for tag in orjson.loads(await cached_popular_tags(service, SITEMAP_SIZE))],
     )
 
 

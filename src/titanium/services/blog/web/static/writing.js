@@ -9,6 +9,9 @@
   // A draft is saved this long after the writer's last keystroke.
   const AUTOSAVE_MS = 2500;
   const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
+  // As content.py: at most MAX_TAGS distinct tags a post, each name at most NAME_LENGTH characters.
+  const MAX_TAGS = 10;
+  const TAG_LENGTH = 50;
 
   const helpers = () => window.titaniumBlog;
 
@@ -26,6 +29,28 @@
     const moment = new Date(iso);
     const local = new Date(moment.getTime() - moment.getTimezoneOffset() * 60000);
     return local.toISOString().slice(0, 16);
+  }
+
+  // The tags field's text as the API takes it: comma-separated names, blanks dropped (none: the post has no tags).
+  function tagNames(text) {
+    return String(text || "").split(",").map((name) => name.trim()).filter(Boolean);
+  }
+
+  // A refusal that is about the tags (content.checked_tags' words, or pydantic's for the "tags" list), in the writer's words.
+  function tagProblem(t, failure) {
+    const detail = failure && failure.status === 422 && failure.data ? failure.data.detail : null;
+    const messages = typeof detail === "string" ? [detail]
+      : Array.isArray(detail) ? detail.filter((item) => Array.isArray(item.loc) && item.loc.includes("tags")).map((item) => String(item.msg || ""))
+        : [];
+    const about = messages.find((message) => typeof detail !== "string" || /\btags?\b/.test(message));
+    if (about === undefined) return null;
+    if (/at most \d+ tags|at most \d+ items/.test(about)) return t("A post may have at most %(count)s tags.", { count: MAX_TAGS });
+    if (/letter or digit/.test(about)) return t("Each tag needs a letter or a digit, also on each side of a “/”.");
+    if (/address is at most/.test(about)) return t("A tag is too long for its address. Please shorten it.");
+    if (/at most \d+ characters/.test(about)) return t("A tag may have at most %(count)s characters.", { count: TAG_LENGTH });
+    if (/invisible|control|NUL/.test(about)) return t("A tag contains an invisible character. Please type it again.");
+    if (/feed\.xml/.test(about)) return t("A tag may not end in “/feed.xml”.");
+    return t("A tag was not accepted. Please check the tags.");
   }
 
   function statusOf(post) {
@@ -48,6 +73,28 @@
     let timer = null;
 
     const note = (message) => { byId("autosave").textContent = message; };
+    const tagsInput = byId("post-tags");
+    const tagsError = byId("post-tags-error");
+
+    // The tags' problem in words beside the field (null: none); the field is marked and says it through aria-describedby.
+    function tagError(message) {
+      tagsError.textContent = message || "";
+      tagsError.hidden = !message;
+      if (message) tagsInput.setAttribute("aria-invalid", "true");
+      else tagsInput.removeAttribute("aria-invalid");
+    }
+
+    // Before sending: too many tags, or a name too long, named here rather than after a round trip.
+    function tagsValid() {
+      const names = tagNames(tagsInput.value);
+      const long = names.find((name) => name.length > TAG_LENGTH);
+      const distinct = new Set(names.map((name) => name.toLowerCase())).size;
+      const message = long !== undefined ? t("The tag “%(tag)s” is too long: a tag may have at most %(count)s characters.", { tag: long, count: TAG_LENGTH })
+        : distinct > MAX_TAGS ? t("A post may have at most %(count)s tags.", { count: MAX_TAGS }) : null;
+      tagError(message);
+      if (message) tagsInput.focus();
+      return message === null;
+    }
     const show = (id, visible) => { const node = byId(id); if (node) node.hidden = !visible; };
 
     function showActions() {
@@ -63,7 +110,7 @@
     function fields() {
       const values = new FormData(form);
       return { title: String(values.get("title") || "").trim(), category_name: String(values.get("category_name") || "").trim(),
-        content: String(values.get("content") || "") };
+        content: String(values.get("content") || ""), tags: tagNames(values.get("tags")) };
     }
 
     function adopt(post) {
@@ -102,11 +149,14 @@
       note(t("Saving the draft…"));
       try {
         await save({});
+        tagError(null);
         note(t("Draft saved at %(time)s.", { time: localTime(new Date().toISOString()) }));
       } catch (failure) {
+        const aboutTags = tagProblem(t, failure);
+        tagError(aboutTags);
         note(failure instanceof Failure && failure.status === 401
           ? t("Not saved: your session has ended. Publish or save to log in again; your text is kept.")
-          : t("Not saved: %(reason)s", { reason: b.explain(failure)[0] }));
+          : t("Not saved: %(reason)s", { reason: aboutTags || b.explain(failure)[0] }));
       }
     }
 
@@ -127,10 +177,12 @@
         if (button.disabled) return;
         button.disabled = true;
         b.clearErrors(form);
+        tagError(null);
         try {
           await work();
         } catch (failure) {
           if (failure instanceof Failure && failure.status === 401) { b.keepForLogin(form); b.sendToLogin(b.EXPIRED); return; }
+          if (showTagProblem(failure)) return;
           b.showErrors(b.explain(failure, "write"), b.fieldsOf(failure));
         } finally {
           button.disabled = false;
@@ -138,7 +190,16 @@
       });
     }
 
-    const valid = () => b.required(new FormData(form), checks);
+    // A refusal about the tags, shown beside the field that can mend it; false when the refusal is about something else.
+    function showTagProblem(failure) {
+      const message = tagProblem(t, failure);
+      if (message === null) return false;
+      tagError(message);
+      tagsInput.focus();
+      return true;
+    }
+
+    const valid = () => b.required(new FormData(form), checks) && tagsValid();
 
     act(byId("save-draft"), async () => {
       if (!valid()) return;
@@ -186,7 +247,8 @@
     });
 
     b.onSubmit(form, async (values) => {
-      if (!b.required(values, checks)) return false;
+      tagError(null);
+      if (!b.required(values, checks) || !tagsValid()) return false;
       stopAutosave();
       const wasPublic = state.status === "published" || state.status === "scheduled";
       let post;
@@ -194,6 +256,7 @@
         post = await save(wasPublic ? {} : { status: "published" });
       } catch (failure) {
         if (failure instanceof Failure && failure.status === 401) { b.keepForLogin(form); b.sendToLogin(b.EXPIRED); return true; }
+        if (showTagProblem(failure)) return false;
         throw failure;
       }
       b.flash(wasPublic ? t("Your changes are saved.") : t("Your post is published."));
@@ -208,7 +271,8 @@
       try {
         const post = await call(`/blog/api/me/posts/${id}`, { auth: true });
         if (!restored) {
-          for (const [name, value] of [["title", post.title], ["category_name", post.category.name], ["content", post.content]]) {
+          for (const [name, value] of [["title", post.title], ["category_name", post.category.name], ["content", post.content],
+          ["tags", (post.tags || []).map((tag) => tag.name).join(", ")]]) {
             const input = form.elements.namedItem(name);
             input.value = value;
             input.dispatchEvent(new Event("input", { bubbles: true }));  // the counters
