@@ -73,6 +73,9 @@ def planned_runs(rate: int, write_share: float) -> list[Run]:
             {"WRITE_SHARE": str(write_share)}),
         Run("mixed", f"gateway, mixed at {rate}/s", "mixed.js", "gateway", {"RATE": str(rate)}),
         Run("writes", f"gateway, writes only ({WRITERS} VUs)", "writes.js", "gateway", {"VUS": str(WRITERS)}),
+        Run("comments", f"gateway, comments only ({WRITERS} VUs)", "comments.js", "gateway", {"VUS": str(WRITERS)}),
+        Run("search", "gateway, search (one word)", "paths.js", "gateway",
+            {"PATHS": json.dumps([f"/blog/api/search?q={word}" for word in SEARCH_WORDS_SEEDED])}),
     ]
 
 
@@ -90,6 +93,8 @@ SIZED_RUNS = (
 )
 DEEP_PAGES = 200  # distinct deep pages the offset run reads
 CURSORS = 50  # of them, also read by cursor (each cursor costs a request to find)
+# Words of the seeded posts' titles and bodies (seed()), and of the loaded ones (repository.load_posts).
+SEARCH_WORDS_SEEDED = ("post", "body", "topic")
 SEARCH_WORDS = ("cluster", "latency", "python", "replica", "canary", "database", "kubernetes", "memory")
 
 
@@ -337,7 +342,9 @@ def main() -> int:
     # author before each run: lift the limits, or they would measure 429s.
     env = {"TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS": "1000/minute",
            "TITANIUM_LOGIN_RATE_LIMIT_PER_USERNAME_AND_ADDRESS": "1000/minute",
-           "TITANIUM_RATE_LIMIT_PER_ADDRESS": "10000000/minute", "TITANIUM_MAX_CONNECTIONS_PER_CLIENT": "0"}
+           "TITANIUM_RATE_LIMIT_PER_ADDRESS": "10000000/minute", "TITANIUM_MAX_CONNECTIONS_PER_CLIENT": "0",
+           "TITANIUM_COMMENT_RATE_LIMIT_PER_USER": "10000000/minute",
+           "TITANIUM_COMMENT_RATE_LIMIT_PER_ADDRESS": "10000000/minute"}
     replicated = None if args.read_replicas is None else ReplicatedPostgres(args.read_replicas).start()
     try:
         results, system = bench_on(replicated, runs, args, env)
