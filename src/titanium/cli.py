@@ -1,4 +1,4 @@
-"""The `titanium` command: `up`, `serve`, `migrate`, `keygen`.
+"""The `titanium` command: `up`, `serve`, `migrate`, `keygen`, `import-seed`.
 
 Each command imports what it uses when it runs: a service process (`serve`)
 then holds no migration tool, and the supervisor (`up`) no web framework or
@@ -195,6 +195,47 @@ def up(
                   *(["--replicas", replicas] if counts else [])]
     sys.stdout.flush()
     os.execve(sys.executable, supervisor, base_env)  # noqa: S606 - our own interpreter, arguments as a list
+
+
+@app.command("import-seed")
+def import_seed(
+    seed: Annotated[str, typer.Argument(help="The seed's database: postgresql://user@host:5432/titanium, or its "
+                                              "SQLite blog.db as sqlite:////path/blog.db.")],
+    seed_users: Annotated[str | None, typer.Option(
+        help="The seed's users database when it is another one (on SQLite: sqlite:////path/users.db).")] = None,
+) -> None:
+    """Move the seed's accounts, categories and posts into this platform's users and blog databases.
+
+    Posts keep their ids (old links reach them), times and the seed's rendering; accounts keep their passwords.
+    Running it again moves only what is not here yet. Exit status: 0 all moved, 1 some refused (listed), 2 failed.
+    """
+    import asyncio
+
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from titanium.seed_import import import_seed as run_import
+    from titanium.seed_import import read_seed, report_lines
+    from titanium.services.blog.seed_posts import PostIdTaken
+
+    try:
+        users_url, blog_url = _database_url("users"), _database_url("blog")
+    except ValidationError as exc:
+        raise _settings_error(exc) from None
+    migrate([DatabaseOwner("users"), DatabaseOwner("blog")])
+    try:
+        rows = asyncio.run(read_seed(seed, seed_users))
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        raise _fail(f"could not read the seed's database: {str(exc).splitlines()[0]}") from None
+    try:
+        report = asyncio.run(run_import(rows, users_url, blog_url))
+    except PostIdTaken as exc:
+        raise _fail(str(exc)) from None
+    for line in report_lines(report):
+        console().print(line, markup=False, highlight=False)
+    console().print("[bold cyan]titanium[/] a running blog's cached lists show the moved posts within a minute")
+    if not report.complete:
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import os
 import threading
 from collections.abc import Awaitable, Callable
@@ -107,11 +109,33 @@ async def _in_turn(shares: tuple[CapacityLimiter, ...], run: Callable[..., Await
 
 
 def _verify(password_hash: str | None, password: str) -> bool:
+    if password_hash is not None and password_hash.startswith(SEED_HASH_PREFIX):
+        return _verify_seed_hash(password_hash, password)
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
 
+SEED_HASH_PREFIX = "pbkdf2:"
+# The digests werkzeug offers for pbkdf2, and a bound on the work one stored hash may ask for.
+_SEED_DIGESTS = frozenset({"sha1", "sha256", "sha512"})
+_SEED_MAX_ITERATIONS = 2_000_000
+
+
+def _verify_seed_hash(password_hash: str, password: str) -> bool:
+    """Whether `password` is the one of a seed account's werkzeug hash; False for a hash of any other shape."""
+    try:
+        method, salt, digest = password_hash.split("$", 2)
+        _, digest_name, iterations_text = method.split(":")
+        iterations = int(iterations_text)
+    except ValueError:
+        return False
+    if digest_name not in _SEED_DIGESTS or not 0 < iterations <= _SEED_MAX_ITERATIONS:
+        return False
+    computed = hashlib.pbkdf2_hmac(digest_name, password.encode(), salt.encode(), iterations).hex()
+    return hmac.compare_digest(computed, digest)
+
+
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    return password_hash.startswith(SEED_HASH_PREFIX) or _hasher.check_needs_rehash(password_hash)

@@ -323,11 +323,42 @@ def _checked_fields(description: str | None, render_mode: str | None) -> None:
         raise InvalidPost(f"render_mode is '{MARKDOWN}' or '{SEED}'")
 
 
-def _derived(content: str) -> dict[str, Any]:
+def derived_fields(content: str) -> dict[str, Any]:
     """What a post stores computed from its content, at write time: no list renders Markdown."""
     words = words_of(content)
     return {"summary": words.summary, "reading_minutes": words.reading_minutes,
             "body_text": words.searchable[:BODY_TEXT_LIMIT]}
+
+
+async def get_or_create_category(conn: AsyncConnection, name: str) -> int:
+    """The id of the category of this (checked) name, made now if it is new."""
+    slug = slugify(name)
+    found = await conn.scalar(select(categories.c.id).where(categories.c.slug == slug))
+    if found is not None:
+        return found
+    # New categories are made one at a time, so that each sees the
+    # colours of the one before and takes another. The lock lasts until
+    # this post's transaction ends; only first uses of a name take it.
+    await lock_for_transaction(conn, "blog.categories.create")
+    tried: set[str] = set()
+    for _ in range(ATTEMPTS):
+        found = await conn.scalar(select(categories.c.id).where(categories.c.slug == slug))
+        if found is not None:
+            return found
+        used = set((await conn.scalars(select(categories.c.color))).all())
+        color = first_free_color(used | tried)
+        # ON CONFLICT DO NOTHING as a second guard: a conflict skips the
+        # insert (no error, no aborted transaction) and the next round
+        # finds the name or takes another colour.
+        created = await conn.scalar(
+            insert_ignoring_conflicts(conn.dialect.name, categories)
+            .values(name=name, slug=slug, color=color, created_at=utcnow())
+            .returning(categories.c.id)
+        )
+        if created is not None:
+            return created
+        tried.add(color)
+    raise ConcurrentChange
 
 
 def _rows(statement: Select[Any]) -> Read[Sequence[RowMapping]]:
@@ -680,7 +711,7 @@ class BlogRepository:
         tag_names = checked_tags(tags)
         _checked_fields(description, render_mode)
         _publication(status, published_at, utcnow())  # refused before any work
-        derived = _derived(content)
+        derived = derived_fields(content)
         replayed = False
 
         async def write(conn: AsyncConnection) -> int:
@@ -734,7 +765,7 @@ class BlogRepository:
         _checked_fields(changes.get("description"), changes.get("render_mode"))
         values = dict(changes)
         if "content" in values:
-            values.update(_derived(values["content"]))
+            values.update(derived_fields(values["content"]))
         previous_category: int | None = None
         dropped_tags: list[int] = []
 
@@ -880,37 +911,7 @@ class BlogRepository:
                 raise UnknownCategory(f"no category with id {ref.id}")
             return found
         assert ref.name is not None
-        return await self._get_or_create_category(conn, checked_name(ref.name))
-
-    @staticmethod
-    async def _get_or_create_category(conn: AsyncConnection, name: str) -> int:
-        slug = slugify(name)
-        found = await conn.scalar(select(categories.c.id).where(categories.c.slug == slug))
-        if found is not None:
-            return found
-        # New categories are made one at a time, so that each sees the
-        # colours of the one before and takes another. The lock lasts until
-        # this post's transaction ends; only first uses of a name take it.
-        await lock_for_transaction(conn, "blog.categories.create")
-        tried: set[str] = set()
-        for _ in range(ATTEMPTS):
-            found = await conn.scalar(select(categories.c.id).where(categories.c.slug == slug))
-            if found is not None:
-                return found
-            used = set((await conn.scalars(select(categories.c.color))).all())
-            color = first_free_color(used | tried)
-            # ON CONFLICT DO NOTHING as a second guard: a conflict skips the
-            # insert (no error, no aborted transaction) and the next round
-            # finds the name or takes another colour.
-            created = await conn.scalar(
-                insert_ignoring_conflicts(conn.dialect.name, categories)
-                .values(name=name, slug=slug, color=color, created_at=utcnow())
-                .returning(categories.c.id)
-            )
-            if created is not None:
-                return created
-            tried.add(color)
-        raise ConcurrentChange
+        return await get_or_create_category(conn, checked_name(ref.name))
 
     @staticmethod
     async def _add_tags(conn: AsyncConnection, post_id: int, names: list[str], published_at: datetime | None) -> None:

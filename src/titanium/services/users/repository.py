@@ -52,20 +52,37 @@ class UserRepository:
 
         Raises AccountTaken, or KeyUsedForAnotherRequest when the key made an account for another request.
         """
-        now = utcnow()
         try:
-            async with self.engine.begin() as conn:
-                # The unique keys decide, not a prior look-up: two registrations of one
-                # name at the same moment cannot both pass, nor one of a name being retired.
-                await conn.execute(insert(usernames).values(name=username.lower(), given_at=now))
-                row = (await conn.execute(insert(users).values(
-                    username=username, email=email, password_hash=password_hash, created_at=now, updated_at=now,
-                    request_key=keyed.key if keyed else None,
-                    request_fingerprint=keyed.fingerprint if keyed else None).returning(*users.c))).one()
+            return await self._insert(username, email, password_hash, utcnow(), keyed)
         except IntegrityError as exc:
             if keyed and (earlier := await self.made_by(keyed)) is not None:
                 return earlier
             raise AccountTaken(await self.refusal(username, email) or TAKEN) from exc
+
+    async def import_account(self, username: str, email: str, password_hash: str, created_at: datetime) -> Created:
+        """An account moved from the seed with its own password hash and creation time (`titanium import-seed`);
+        the account an earlier import made of this name and address, as replayed.
+
+        Raises AccountTaken when the name or the address is another account's, or the name a deleted one's.
+        """
+        try:
+            return await self._insert(username, email, password_hash, created_at, keyed=None)
+        except IntegrityError as exc:
+            earlier = await self.by_username(username)
+            if earlier is not None and earlier.email.lower() == email.lower():
+                return Created(earlier, replayed=True)
+            raise AccountTaken(await self.refusal(username, email) or TAKEN) from exc
+
+    async def _insert(self, username: str, email: str, password_hash: str, created_at: datetime,
+                      keyed: KeyedRequest | None) -> Created:
+        async with self.engine.begin() as conn:
+            # The unique keys decide, not a prior look-up: two registrations of one
+            # name at the same moment cannot both pass, nor one of a name being retired.
+            await conn.execute(insert(usernames).values(name=username.lower(), given_at=created_at))
+            row = (await conn.execute(insert(users).values(
+                username=username, email=email, password_hash=password_hash, created_at=created_at,
+                updated_at=created_at, request_key=keyed.key if keyed else None,
+                request_fingerprint=keyed.fingerprint if keyed else None).returning(*users.c))).one()
         return Created(_user(row), replayed=False)
 
     async def made_by(self, keyed: KeyedRequest) -> Created | None:
