@@ -29,6 +29,8 @@ from titanium.services.blog.repository import PostList
 
 API = "/blog/api"
 router = APIRouter(prefix=API, route_class=TitaniumRoute)
+# The counts, apart: the app adds them before the post route, whose pattern matches /posts/count too.
+counts = APIRouter(prefix=API, route_class=TitaniumRoute)
 
 
 # --- the answers' shapes (for the OpenAPI document) ---------------------------
@@ -187,7 +189,7 @@ Username = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[
 Authorization = Annotated[str | None, Header()]
 
 
-@router.get("/posts/count", response_model=Count, responses=_errors(422, 503))
+@counts.get("/posts/count", response_model=Count, responses=_errors(422, 503))
 async def count_posts(request: Request, category: Slug = None, tag: Slug = None, author: Username = None,
                       favourited: Username = None) -> Response:
     """How many public posts a list holds: all, or one category's, tag's, author's, or reader's favourites."""
