@@ -12,7 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.platform.conftest import LOGINS_PER_ADDRESS, PLATFORM_ENV
+from tests.platform.conftest import FREEZING_ENV, LOGINS_PER_ADDRESS
 from tests.platform.harness import SERVICES, Client, Platform, unique, wait_until
 from titanium.core.database import SQLITE_READERS
 from titanium.core.registry import SERVICES as REGISTRY
@@ -41,7 +41,7 @@ def matching(series: Series, name: str, **labels: str) -> dict[frozenset[tuple[s
 @pytest.fixture(scope="module")
 def fresh(own_platform):
     """A platform of this module's own, and every service's first scrape, taken before any request."""
-    platform = own_platform(env=PLATFORM_ENV)
+    platform = own_platform(env=FREEZING_ENV)
     return platform, {service: scrape(platform, service) for service in SERVICES}
 
 

@@ -5,14 +5,14 @@ import signal
 
 import pytest
 
-from tests.platform.conftest import PLATFORM_ENV
+from tests.platform.conftest import FREEZING_ENV
 from tests.platform.harness import SERVICES, Client, logged_request, wait_until
 
 
 @pytest.fixture(scope="module")
 def platform(own_platform):
     """A platform of this module's own: these tests kill and freeze its services."""
-    return own_platform(env=PLATFORM_ENV)
+    return own_platform(env=FREEZING_ENV)
 
 
 def _gone(pid: int) -> bool:
@@ -89,7 +89,7 @@ def test_a_browser_asking_for_a_page_of_a_frozen_service_gets_a_page_with_a_way_
 
 
 def test_sigterm_stops_every_service(own_platform):
-    platform = own_platform(env=PLATFORM_ENV)
+    platform = own_platform(env=FREEZING_ENV)
     pids = [platform.pid_of(name) for name in SERVICES]
     platform.process.send_signal(signal.SIGTERM)
     assert platform.process.wait(timeout=30) == 0
