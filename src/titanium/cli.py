@@ -233,7 +233,8 @@ def import_seed(
         raise _fail(str(exc)) from None
     for line in report_lines(report):
         console().print(line, markup=False, highlight=False)
-    console().print("[bold cyan]titanium[/] a running blog's cached lists show the moved posts within a minute")
+    if report.posts.made:
+        console().print("[bold cyan]titanium[/] a running blog's cached lists show the moved posts within a minute")
     if not report.complete:
         raise typer.Exit(code=1)
 

@@ -77,9 +77,14 @@ def refusal(title: str, content: str, category: str) -> str | None:
 async def import_posts(engine: AsyncEngine, moved: Sequence[SeedPost]) -> PostsImported:
     """Write the posts not written before, in one transaction. Raises PostIdTaken (and writes nothing)."""
     done = PostsImported()
+    category_ids: dict[str, int] = {}  # the seed has a few categories and many posts: each looked up once
     async with engine.begin() as conn:
         for post in moved:
-            (done.made if await _import_one(conn, post) else done.present).append(post.id)
+            name = checked_name(post.category)
+            if name not in category_ids:
+                category_ids[name] = await get_or_create_category(conn, name)
+            made = await _import_one(conn, post, category_ids[name])
+            (done.made if made else done.present).append(post.id)
         if done.made and conn.dialect.name == "postgresql":
             # The posts took their ids past the sequence: the next post written here must take one above them all.
             # (SQLite's AUTOINCREMENT counter follows any id inserted.)
@@ -87,10 +92,9 @@ async def import_posts(engine: AsyncEngine, moved: Sequence[SeedPost]) -> PostsI
     return done
 
 
-async def _import_one(conn: AsyncConnection, post: SeedPost) -> bool:
+async def _import_one(conn: AsyncConnection, post: SeedPost, category_id: int) -> bool:
     """True when the post is written now, False when an earlier run wrote it."""
     key = seed_key(post.id)
-    category_id = await get_or_create_category(conn, checked_name(post.category))
     title = _TITLE.validate_python(post.title)  # stored as the API stores it (trimmed)
     made = await conn.scalar(
         insert_ignoring_conflicts(conn.dialect.name, posts)
