@@ -128,12 +128,16 @@ def test_no_alert_is_pending_or_firing_on_a_healthy_platform(observed: Observed)
 
 def _late_for_the_clients_too(alert: dict, traffic: Traffic) -> bool:
     """A latency alert that the clients' own timings bear out: its SLO missed (more than its 1% of reads or
-    writes answered late), or for a service's p95 above 1 s, more than 5% of the requests through it that slow."""
+    writes answered late), or for a service's p95 above 1 s, more than 5% of the requests through it that slow.
+
+    Give or take one request: a minute of traffic is about a hundred writes, so one late write is the whole
+    budget, and Prometheus took its ratio over the requests scraped before its last evaluation, fewer than the
+    clients have counted since (seen: one late write, 1.02% to the alert, 0.8% to the clients)."""
     labels = alert["labels"]
     if labels["alertname"] == "TitaniumHighLatency":
         return traffic.slow_share(labels["service"]) > 0.05
     kind = {"read-latency": "read", "write-latency": "write"}.get(labels.get("slo", ""))
-    return kind is not None and traffic.late_share(kind) > SLO_BUDGET
+    return kind is not None and traffic.late_share_give_or_take_one(kind) > SLO_BUDGET
 
 
 def _availability_pages(prometheus: Prometheus) -> list[dict]:

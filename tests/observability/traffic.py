@@ -125,6 +125,13 @@ class Traffic:
         with self._lock:
             return self.late[kind] / self.answered[kind] if self.answered[kind] else 0.0
 
+    def late_share_give_or_take_one(self, kind: str) -> float:
+        """`late_share` with one more late request, when at least one was: what a ratio of the same traffic taken
+        a moment earlier (fewer requests, the same late ones) may have read."""
+        with self._lock:
+            late = self.late[kind] + 1 if self.late[kind] else 0
+            return late / self.answered[kind] if self.answered[kind] else 0.0
+
     def slow_share(self, service: str) -> float:
         """The share of the clients' requests through `service` that took longer than SLOW_SECONDS."""
         with self._lock:
