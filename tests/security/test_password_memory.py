@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.platform.harness import PASSWORD, Client, Platform, unique
+from tests.platform.harness import PASSWORD, PRODUCTION_HASHING, Client, Platform, unique
 
 # The users pod's limit (deploy/k8s/base/patches/service-pod.yaml).
 MEMORY_LIMIT_BYTES = 384 * 1024 * 1024
@@ -17,7 +17,7 @@ MEMORY_LIMIT_BYTES = 384 * 1024 * 1024
 @pytest.fixture(scope="module")
 def platform(own_platform) -> Platform:
     """A platform of its own: the users process's high-water mark is this test's."""
-    return own_platform()  # the default settings, timeouts included
+    return own_platform(env=PRODUCTION_HASHING)  # the default settings, timeouts and argon2id's 64 MiB included
 
 
 def peak_resident_bytes(pid: int) -> int:

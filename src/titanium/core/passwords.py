@@ -36,11 +36,8 @@ from starlette.exceptions import HTTPException
 
 T = TypeVar("T")
 
-_hasher = PasswordHasher()  # argon2id, the library's current recommended parameters
-# Verified against when the user does not exist, so that an unknown username
-# takes as long to refuse as a wrong password.
-_DUMMY_HASH = _hasher.hash("titanium-timing-equaliser")
-HASH_MEMORY_BYTES = _hasher.memory_cost * 1024
+_hasher = PasswordHasher()  # argon2id, the library's current recommended parameters (3 passes over 64 MiB)
+_dummy_hash: str | None = None  # made by the hasher in use on first need: see _verify
 _at_once = CapacityLimiter(2)  # every hash and verification
 _sign_ups_at_once = CapacityLimiter(1)  # the hashes of new accounts' passwords, within _at_once
 MAX_WAIT_SECONDS = 5.0
@@ -71,6 +68,14 @@ def limit_concurrent_hashes(count: int) -> None:
     _sign_up_workers.shutdown(wait=False)
     _sign_up_workers = ThreadPoolExecutor(max_workers=max(1, count - 1), thread_name_prefix="sign-up-hash",
                                           initializer=_lower_priority)
+
+
+def use_hash_cost(time_cost: int, memory_kib: int) -> None:
+    """Hash new passwords with these argon2id costs (passes, memory); a stored hash of other costs still verifies,
+    and is replaced at its next sign-in (`needs_rehash`)."""
+    global _hasher, _dummy_hash
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+    _dummy_hash = None
 
 
 async def hash_password(password: str, *, sign_up: bool = False) -> str:
@@ -112,9 +117,18 @@ def _verify(password_hash: str | None, password: str) -> bool:
     if password_hash is not None and password_hash.startswith(SEED_HASH_PREFIX):
         return _verify_seed_hash(password_hash, password)
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _equaliser_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _equaliser_hash() -> str:
+    """Verified against when the user does not exist, so that an unknown username takes as long to refuse as a
+    wrong password: made with the costs in use, once (not at import: a hash is a second of start-up on a busy machine)."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("titanium-timing-equaliser")
+    return _dummy_hash
 
 
 SEED_HASH_PREFIX = "pbkdf2:"

@@ -125,6 +125,11 @@ class UsersSettings(DatabaseSettings, RedisSettings):
     # the memory limit (deploy/k8s/base/patches/service-pod.yaml). Sign-ups
     # may hold all but one of them, so logins never wait behind sign-ups.
     password_hashes_at_once: int = Field(default=2, gt=0)
+    # argon2id's costs for new hashes: passes and memory (KiB). The defaults
+    # are the library's recommendation (RFC 9106's second choice); lower
+    # them only where nothing real is guarded (the test suite does).
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=64 * 1024, ge=64)
     # Accounts one client address may register (attempts with a valid body,
     # counted before the password is hashed); shared through Redis when it
     # is configured, so replicas share one budget.

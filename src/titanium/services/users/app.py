@@ -21,7 +21,7 @@ from titanium.core.database import create_engine, ping, warm_pool
 from titanium.core.idempotency import build_key_store, idempotent, install_idempotency, keyed_request, mark_replayed
 from titanium.core.logging import get_logger
 from titanium.core.metrics import Outcome, business_counter
-from titanium.core.passwords import hash_password, limit_concurrent_hashes, needs_rehash, verify_password
+from titanium.core.passwords import hash_password, limit_concurrent_hashes, needs_rehash, use_hash_cost, verify_password
 from titanium.core.ratelimit import RateLimiter, parse_limit
 from titanium.core.routes import TitaniumRoute, add_routes
 from titanium.core.settings import UsersSettings
@@ -128,6 +128,7 @@ def build(settings: UsersSettings | None = None) -> FastAPI:
     engine = create_engine(settings.users_database_url, settings.database_pool_size)
     users = UserRepository(engine)
     limit_concurrent_hashes(settings.password_hashes_at_once)
+    use_hash_cost(settings.password_hash_time_cost, settings.password_hash_memory_kib)
     limiter = RateLimiter(settings.redis_url, settings.redis_prefix)
     idempotency_keys = build_key_store(settings.redis_url, settings.redis_prefix)
 
