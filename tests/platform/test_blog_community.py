@@ -101,6 +101,28 @@ def test_lists_page_by_cursor_with_x_next_cursor_and_link(person, anonymous):
     assert titles(by_author)[:5] == ["Post 4", "Post 3", "Post 2", "Post 1", "Post 0"]
 
 
+def test_public_filtered_and_cursor_pages_follow_edits_favourites_and_deletes_at_once(person, anonymous):
+    # Such pages are cached as the plain lists are: every write must drop them.
+    tag = word()
+    made = [created(person, title=f"Kept {number}", tags=[tag]) for number in range(3)]
+    cursor = anonymous.http.get("/blog/api/posts", params={"tag": tag, "limit": 1}).headers["x-next-cursor"]
+
+    def second_page() -> list[dict]:
+        return posts(anonymous, tag=tag, limit=1, cursor=cursor)
+
+    def authors_page() -> list[dict]:
+        return posts(anonymous, author=person.username, limit=3)
+
+    assert titles(second_page()) == ["Kept 1"] and titles(authors_page()) == ["Kept 2", "Kept 1", "Kept 0"]
+    middle = f"/blog/api/posts/{made[1]['id']}"
+    assert person.http.patch(middle, json={"title": "Edited"}, headers=person.auth).status_code == 200
+    assert titles(second_page()) == ["Edited"] and titles(authors_page()) == ["Kept 2", "Edited", "Kept 0"]
+    assert person.http.put(f"{middle}/favourite", headers=person.auth).status_code == 200
+    assert second_page()[0]["favourites_count"] == 1 and authors_page()[1]["favourites_count"] == 1
+    assert person.http.delete(middle, headers=person.auth).status_code == 204
+    assert titles(second_page()) == ["Kept 0"] and titles(authors_page())[:2] == ["Kept 2", "Kept 0"]
+
+
 @pytest.mark.parametrize("params", [
     {"cursor": "not-a-cursor"},
     {"cursor": "x" * 201},
