@@ -46,7 +46,7 @@ migrate: install ## apply every database's migrations
 
 # The tests run in TEST_WORKERS processes, each taking whole modules
 # (docs/adr/0016-test-suite.md); TEST_WORKERS=0 runs them in this one.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 test: install lint deploy-check ## every test: lint, deploy checks, unit, integration (real PostgreSQL and Redis), platform
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 

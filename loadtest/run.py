@@ -168,8 +168,9 @@ def load_at_size(database_url: str, count: int) -> int:
 def sized_paths(platform: Platform, highest: int) -> dict[str, list[str]]:
     """The sized runs' paths by run name, read from the platform once the posts are loaded.
 
-    Deep pages are drawn at random depths in the oldest tenth of the posts, so that the cache (which
-    holds a page it was asked for) answers few of them: what is measured is the database's range read.
+    Deep pages are drawn at random depths in the oldest tenth of the posts. Each is read from the database
+    the first time it is asked for, then cached as any public list is (cursor pages too, since they are
+    what readers following "next" ask for): the runs measure a deep page as readers meet it.
     """
     def get(path: str) -> httpx.Response:
         return httpx.get(platform.url + path, timeout=30).raise_for_status()
