@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from tests.conftest import PostgresDatabases  # noqa: E402 - the same helpers the tests use
-from tests.platform.harness import PASSWORD, SERVICES, Client, Platform, free_port_block, wait_until  # noqa: E402
+from tests.platform.harness import PASSWORD, PRODUCTION_HASHING, SERVICES, Client, Platform, free_port_block, wait_until  # noqa: E402
 from tests.replication import ReplicatedPostgres  # noqa: E402
 
 K6 = Path(sys.executable).with_name("k6")
@@ -341,7 +341,8 @@ def main() -> int:
     runs = selected(planned_runs(args.rate, args.write_share), args.only)
     # k6's virtual users all call from 127.0.0.1, and log in as the one seeded
     # author before each run: lift the limits, or they would measure 429s.
-    env = {"TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS": "1000/minute",
+    # Passwords are hashed at the production costs (the test harness lowers them for the tests).
+    env = {**PRODUCTION_HASHING, "TITANIUM_LOGIN_RATE_LIMIT_PER_ADDRESS": "1000/minute",
            "TITANIUM_LOGIN_RATE_LIMIT_PER_USERNAME_AND_ADDRESS": "1000/minute",
            "TITANIUM_RATE_LIMIT_PER_ADDRESS": "10000000/minute", "TITANIUM_MAX_CONNECTIONS_PER_CLIENT": "0",
            "TITANIUM_COMMENT_RATE_LIMIT_PER_USER": "10000000/minute",
