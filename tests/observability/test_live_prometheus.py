@@ -137,7 +137,7 @@ def _late_for_the_clients_too(alert: dict, traffic: Traffic) -> bool:
     if labels["alertname"] == "TitaniumHighLatency":
         return traffic.slow_share(labels["service"]) > 0.05
     kind = {"read-latency": "read", "write-latency": "write"}.get(labels.get("slo", ""))
-    return kind is not None and traffic.late_share_give_or_take_one(kind) > SLO_BUDGET
+    return kind is not None and traffic.late_share(kind, give_or_take_one=True) > SLO_BUDGET
 
 
 def _availability_pages(prometheus: Prometheus) -> list[dict]:

@@ -120,16 +120,14 @@ class Traffic:
             assert answer is not None and answer.status_code == status, f"signing up: {answer}"
         return person
 
-    def late_share(self, kind: str) -> float:
-        """The share of the clients' reads or writes answered later than their SLO's bound (0 when none was made)."""
-        with self._lock:
-            return self.late[kind] / self.answered[kind] if self.answered[kind] else 0.0
+    def late_share(self, kind: str, *, give_or_take_one: bool = False) -> float:
+        """The share of the clients' reads or writes answered later than their SLO's bound (0 when none was made).
 
-    def late_share_give_or_take_one(self, kind: str) -> float:
-        """`late_share` with one more late request, when at least one was: what a ratio of the same traffic taken
-        a moment earlier (fewer requests, the same late ones) may have read."""
+        `give_or_take_one` counts one more late request when at least one was: what a ratio of the same traffic
+        taken a moment earlier (fewer requests, the same late ones) may have read.
+        """
         with self._lock:
-            late = self.late[kind] + 1 if self.late[kind] else 0
+            late = self.late[kind] + (give_or_take_one and self.late[kind] > 0)
             return late / self.answered[kind] if self.answered[kind] else 0.0
 
     def slow_share(self, service: str) -> float:

@@ -20,6 +20,7 @@ import httpx
 
 from titanium.core.registry import REPLICA_PORT_STEP, SERVICE_NAMES, parse_replicas, replica_ports
 from titanium.core.registry import SERVICES as REGISTRY
+from titanium.core.settings import UsersSettings
 
 # The tests' one list of the services and of where each listens from the
 # gateway's port, as the registry says (`titanium up --base-port` keeps these offsets).
@@ -56,7 +57,8 @@ def _free(port: int) -> bool:
 # seven of its eighteen CPU-minutes. The tests of hashing itself (memory,
 # floods) take PRODUCTION_HASHING.
 CHEAP_HASHING = {"TITANIUM_PASSWORD_HASH_TIME_COST": "1", "TITANIUM_PASSWORD_HASH_MEMORY_KIB": "1024"}
-PRODUCTION_HASHING = {"TITANIUM_PASSWORD_HASH_TIME_COST": "3", "TITANIUM_PASSWORD_HASH_MEMORY_KIB": "65536"}
+PRODUCTION_HASHING = {f"TITANIUM_{name.upper()}": str(UsersSettings.model_fields[name].default)
+                      for name in ("password_hash_time_cost", "password_hash_memory_kib")}
 
 
 class Platform:
