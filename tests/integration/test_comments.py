@@ -69,9 +69,7 @@ async def comments(comments_database, tmp_path):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://comments") as client:
         client.blog = blog  # type: ignore[attr-defined]
         yield client
-    # Ended in a task of its own, as a server ends it: the fixture's teardown runs in another task than
-    # its setup, and the relay's HTTP client, whose connections were opened there, hangs closing from it.
-    await asyncio.create_task(lifespan.__aexit__(None, None, None))
+    await lifespan.__aexit__(None, None, None)
 
 
 async def write(client, body="Nice post", user=WRITER, post=POST, address="10.0.0.1", **headers) -> httpx.Response:
@@ -248,4 +246,4 @@ async def test_the_blog_keeps_the_newest_count_whatever_order_they_arrive_in(blo
                 "taken": False}  # a deleted post's count is answered, and dropped
             assert (await blog.put(path, json={"count": -1, "version": 3})).status_code == 422
     finally:
-        await asyncio.create_task(lifespan.__aexit__(None, None, None))
+        await lifespan.__aexit__(None, None, None)

@@ -193,3 +193,23 @@ async def test_two_relays_at_once_deliver_each_event_once(blog, blog_database, r
 def test_the_wait_between_tries_doubles_up_to_its_longest():
     for failures, low, high in ((1, 0.75, 1.0), (2, 1.5, 2.0), (4, 6.0, 8.0), (20, 225.0, 300.0), (10_000, 225.0, 300.0)):
         assert low <= retry_delay(failures, 1.0, 300.0) <= high
+
+
+async def test_a_relay_stopped_just_as_it_is_woken_stops(blog_engine):
+    """Stopping cancels the relay's task; a cancellation that lands just as a wake ends its wait must
+    still stop it (Python 3.11's `asyncio.wait_for` returned the wait's result instead, and the relay
+    went on polling forever, holding up the service's shutdown)."""
+    async def deliver(_event: Event) -> None:
+        raise AssertionError("nothing is in the outbox")
+
+    for turns in range(12):  # the wake's wait ends some turns of the event loop after the wake
+        relay = OutboxRelay(blog_engine, outbox, deliver, poll_seconds=30.0)
+        try:
+            async with asyncio.timeout(20):  # a relay that does not stop fails the test rather than hang it
+                async with relay.running():
+                    await asyncio.sleep(0.05)  # its first round over: waiting for a wake
+                    relay.wake()
+                    for _ in range(turns):
+                        await asyncio.sleep(0)
+        except TimeoutError:
+            raise AssertionError(f"the relay woken {turns} turns before its stop did not stop") from None

@@ -145,8 +145,9 @@ class OutboxRelay:
             yield self
         finally:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Waited for, not awaited: awaiting it under suppress(CancelledError) would also swallow a
+            # cancellation of the block's own task (a shutdown's time-out) while the relay ends.
+            await asyncio.wait({task})
 
     async def run(self) -> None:
         """Deliver until cancelled; a database that fails is logged and tried again at the next poll."""
@@ -165,8 +166,11 @@ class OutboxRelay:
                 await self._sleep()
 
     async def _sleep(self) -> None:
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the wait's result when a
+        # cancellation lands just as a wake ends the wait, and the relay, its stop swallowed, polled on.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            async with asyncio.timeout(self.poll_seconds):
+                await self._wake.wait()
         self._wake.clear()
 
     async def deliver_due(self) -> int:
