@@ -34,13 +34,13 @@ from urllib.parse import quote
 
 import httpx
 import redis
-from footprint import resident_mb
 from prometheus_client.parser import text_string_to_metric_families
 from table import Result, median_of_rounds, save, system_description, text_table
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from footprint import proportional_mb  # noqa: E402 - it reads the process table as the tests do
 from tests.conftest import PostgresDatabases  # noqa: E402 - the same helpers the tests use
 from tests.platform.harness import PASSWORD, PRODUCTION_HASHING, SERVICES, Client, Platform, free_port_block, wait_until  # noqa: E402
 from tests.replication import ReplicatedPostgres  # noqa: E402
@@ -263,8 +263,8 @@ def bench(runs: list[Run], args: argparse.Namespace, env: dict[str, str], scratc
     try:
         time.sleep(IDLE_SECONDS)
         assert platform.process is not None
-        idle = resident_mb(platform.process.pid)
-        print(f"  idle: {idle['total']:.0f} MB RSS", flush=True)
+        idle = proportional_mb(platform.process.pid)
+        print(f"  idle: {idle['total']:.0f} MB PSS", flush=True)
         author, ids = seed(platform, SEEDED_POSTS)
         highest = max(ids)
         if args.posts:
@@ -283,7 +283,7 @@ def bench(runs: list[Run], args: argparse.Namespace, env: dict[str, str], scratc
                     print(f" round {number} of {args.rounds}", flush=True)
                 rounds.append([measure_watching(platform, run, {**common, "BASE_URL": urls[run.target]}, args, scratch)
                                for run in runs])
-        return median_of_rounds(rounds), {"idle_rss_mb": idle, "posts_at_end": platform.stats()["blog"]["post_count"],
+        return median_of_rounds(rounds), {"idle_pss_mb": idle, "posts_at_end": platform.stats()["blog"]["post_count"],
                                           "blog_reads": blog_reads(platform)}
     except Exception:
         print(f"the platform's output, the last of it:\n{platform.output()[-4000:]}", file=sys.stderr)

@@ -131,8 +131,8 @@ def _ratios(ratios: dict[str, float] | None) -> str:
 
 
 def notes(system: dict, results: list[Result]) -> list[str]:
-    idle = system.get("idle_rss_mb")
-    memory = ([f"the platform idle (just started, no request yet): {idle['total']:.0f} MB RSS, "
+    idle = system.get("idle_pss_mb")
+    memory = ([f"the platform idle (just started, no request yet): {idle['total']:.0f} MB PSS, "
                + ", ".join(f"{name} {size:.0f}" for name, size in idle.items() if name != "total")] if idle else [])
     dropped = [f"{result.title}: k6 dropped {result.dropped_iterations} requests it was due to send "
                f"(no virtual user free: the answers came too slowly)" for result in results if result.dropped_iterations]

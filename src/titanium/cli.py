@@ -8,7 +8,6 @@ database driver, which kept every process of the platform some 40 MB larger.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from enum import StrEnum
 from functools import cache
@@ -134,13 +133,6 @@ def _check_server_url(url: str | None, schemes: tuple[str, ...], example: str) -
         raise ValueError(f"{url!r} has an invalid port; write it as {example}") from None
 
 
-def _prepare_in_a_child(env: dict[str, str]) -> None:
-    """`titanium prepare` in a process of its own: the supervisor never holds the settings' or migrations' libraries."""
-    code = subprocess.run([sys.executable, "-m", "titanium", "prepare"], env=env, check=False).returncode
-    if code != 0:
-        raise typer.Exit(code=code)
-
-
 @app.command()
 def up(
     postgres: Annotated[str | None, typer.Option(
@@ -186,10 +178,9 @@ def up(
         base_env["TITANIUM_REDIS_URL"] = redis
     if postgres:
         base_env.update(_database_urls_on(postgres))
-    _prepare_in_a_child(base_env)
     # The supervisor runs for as long as the platform does: this process
     # becomes it (same pid, same signals), leaving the command-line tool's
-    # libraries behind (20 MB).
+    # libraries behind (20 MB). It checks the settings and migrates first.
     supervisor = [sys.executable, "-m", "titanium.supervisor", "--host", host, "--base-port", str(base_port),
                   "--data-dir", str(data_dir), *(["--log-to-console"] if log_to_console else []),
                   *(["--replicas", replicas] if counts else [])]

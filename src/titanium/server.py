@@ -62,19 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # structlog imports rich, when it is installed, for a console renderer
-    # that services logging JSON never use (the CLI needs rich, so it is
-    # installed): marking it absent keeps 4 MB out of each service process.
-    sys.modules.setdefault("rich", None)  # type: ignore[arg-type]
-    # FastAPI imports pydantic's v1 compatibility package, when it can, only
-    # to ask whether a route's models are v1 models; none here are, and
-    # FastAPI takes the package's absence as "no" (1.4 MB in each FastAPI service).
-    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
-    # redis-py loads OpenTelemetry's metrics SDK, when it is installed, for
-    # metrics of its own that nothing here turns on; a service that exports
-    # no traces does not load the SDK at all (core/tracing.py): 1.5 MB more.
-    from titanium.core.tracing import exporting
+    from titanium.core.runtime import leave_out_unused_libraries
 
-    if not exporting():
-        sys.modules.setdefault("opentelemetry.sdk.metrics", None)  # type: ignore[arg-type]
+    leave_out_unused_libraries()
     raise SystemExit(main())

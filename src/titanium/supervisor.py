@@ -1,9 +1,9 @@
 """`titanium up`: every service as its own process on loopback, kept alive.
 
-Each service runs as it will in a container (`python -m titanium.server NAME`,
-the code behind `titanium serve NAME`),
-in its own process group so that Ctrl-C reaches only the supervisor, which
-then stops them in order. A service that dies is started again after a
+Each service runs the code a container runs (`titanium serve NAME`), in a
+process forked from one that imported every service once
+(service_processes.py), in its own session so that Ctrl-C reaches only the
+supervisor, which then stops them in order. A service that dies is started again after a
 back-off that grows while it keeps dying and resets once it stays up.
 """
 
@@ -19,25 +19,23 @@ if __name__ == "__main__":
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
 import http.client
 import json
 import os
 import signal
 import socket
+import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from titanium.core.registry import DEFAULT_PORTS, parse_replicas, replica_ports, start_order
+from titanium.service_processes import ForkedProcess, start_fork_server
 
 READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
 STABLE_AFTER_SECONDS = 30.0
 MAX_BACKOFF_SECONDS = 30.0
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -47,12 +45,11 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path | None
     replica: int = 0  # which of the service's processes (0 is the first)
-    process: asyncio.subprocess.Process | None = None
+    process: ForkedProcess | None = None
     started_at: float = 0.0
     quick_failures: int = 0
     restarts: int = 0
     last_exit_code: int | None = None
-    log_file: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -62,12 +59,6 @@ class ServiceProcess:
     def label(self) -> str:
         """The service's name, numbered from its second process on: blog, blog-2."""
         return process_label(self.name, self.replica)
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM if the supervisor itself dies (Linux), so no service is orphaned."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -107,16 +98,9 @@ class Supervisor:
         return 0 if ready else 1
 
     async def _start(self, service: ServiceProcess) -> None:
-        if service.log_path is not None and service.log_file is None:
+        if service.log_path is not None:
             service.log_path.parent.mkdir(parents=True, exist_ok=True)
-            # Opened once and kept across restarts; opening a local file does not block for long.
-            service.log_file = open(service.log_path, "ab", buffering=0)  # noqa: SIM115, ASYNC230
-        output = service.log_file or None
-        service.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "titanium.server", service.name,
-            env=service.env, stdout=output, stderr=output, stdin=asyncio.subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_die_with_parent,
-        )
+        service.process = ForkedProcess.start(service.label, service.name, service.env, service.log_path)
         service.started_at = time.monotonic()
 
     async def _watch(self, service: ServiceProcess) -> None:
@@ -284,9 +268,19 @@ def main(argv: list[str] | None = None) -> int:
                        replica)
         for name, replica, port in planned
     ]
+    start_fork_server()  # its imports, on the other core, while the databases migrate
+    prepared = _prepare_in_a_child()
+    if prepared != 0:
+        return prepared
     if not args.log_to_console:
         say(f"logs: {args.data_dir / 'logs'}")
     return asyncio.run(Supervisor(services).run())
+
+
+def _prepare_in_a_child() -> int:
+    """`titanium prepare` (check every service's settings, migrate) in a process of its own: the supervisor
+    never holds the settings' or migrations' libraries. Its exit code; it says what is wrong itself."""
+    return subprocess.run([sys.executable, "-m", "titanium", "prepare"], check=False).returncode
 
 
 # ANSI colours where the output is a terminal; rich would cost the supervisor 3 MB for these few lines.

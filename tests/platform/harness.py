@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -11,16 +12,17 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from titanium.core.registry import REPLICA_PORT_STEP, SERVICE_NAMES, parse_replicas, replica_ports
+from titanium.core.registry import REPLICA_PORT_STEP, SERVICE_NAMES, parse_replicas
 from titanium.core.registry import SERVICES as REGISTRY
 from titanium.core.settings import UsersSettings
+from titanium.supervisor import process_label
 
 # The tests' one list of the services and of where each listens from the
 # gateway's port, as the registry says (`titanium up --base-port` keeps these offsets).
@@ -113,20 +115,20 @@ class Platform:
         Read from the process table, not from the service: it holds while the service does not answer.
         """
         assert self.process is not None
-        port = str(replica_ports(self.base_port, replica)[service])
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                command = (entry / "cmdline").read_bytes().split(b"\0")
-                environment = (entry / "environ").read_bytes().split(b"\0")
-            except (OSError, IndexError, ValueError):
-                continue  # gone meanwhile
-            if (parent == self.process.pid and command[-3:-1] == [b"titanium.server", service.encode()]
-                    and f"TITANIUM_PORT={port}".encode() in environment):
-                return int(entry.name)
-        return None
+        label = process_label(service, replica)
+        return next((pid for pid in process_tree(self.process.pid) if process_name(pid) == label), None)
+
+    @contextlib.contextmanager
+    def restarts_held(self) -> Iterator[None]:
+        """The supervisor frozen (SIGSTOP) for the block: a service that dies in it stays dead until the block
+        ends, when the supervisor starts it again. A forked service is back within a second or so, sooner than
+        a test can be sure to look at its absence."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
 
     def interrupt(self) -> None:
         """Ctrl-C, once: the supervisor stops every service in order (`stop` then waits for it)."""
@@ -143,6 +145,30 @@ class Platform:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+
+def process_tree(root: int) -> list[int]:
+    """The live processes from `root` down (a platform's: its supervisor, the fork server, the services), from /proc."""
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        try:
+            if (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) == "Z":
+                continue  # dead, not yet reaped
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        found.append(pid)
+    return found
+
+
+def process_name(pid: int) -> str:
+    """The name a process gave itself (a service's process: its label, blog or blog-2); "" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def _ports_used(replicas: str) -> int:

@@ -32,10 +32,10 @@ def test_a_killed_service_is_restarted_and_serves_again(platform):
     person = Client(platform.url).signed_up()
     post_id = person.create_post(title="Survives").json()["id"]
     old_pid = platform.pid_of("blog")
-    os.kill(old_pid, signal.SIGKILL)
-    wait_until(lambda: _gone(old_pid), what="the blog process to die")
-
-    down = person.http.get(f"/blog/api/posts/{post_id}")
+    with platform.restarts_held():
+        os.kill(old_pid, signal.SIGKILL)
+        wait_until(lambda: _gone(old_pid), what="the blog process to die")
+        down = person.http.get(f"/blog/api/posts/{post_id}")
     assert down.status_code == 503 and "blog" in down.json()["detail"]
     failed = wait_until(lambda: logged_request(platform, "gateway", down.headers["x-request-id"]),
                         what="the gateway's line for the 503")
@@ -51,10 +51,11 @@ def test_a_killed_service_is_restarted_and_serves_again(platform):
 
 def test_a_dead_upstream_shows_offline_in_stats_while_the_rest_answer(platform):
     old_pid = platform.pid_of("users")
-    os.kill(old_pid, signal.SIGKILL)
-    wait_until(lambda: _gone(old_pid), what="the users process to die")
-    stats = wait_until(lambda: (answer := platform.stats())["users"]["service_status"] == "offline" and answer,
-                       what="users shown offline (at the dashboard's next round)")
+    with platform.restarts_held():
+        os.kill(old_pid, signal.SIGKILL)
+        wait_until(lambda: _gone(old_pid), what="the users process to die")
+        stats = wait_until(lambda: (answer := platform.stats())["users"]["service_status"] == "offline" and answer,
+                           what="users shown offline (at the dashboard's next round)")
     assert stats["blog"]["service_status"] == "online"
     wait_until(lambda: platform.stats()["users"]["service_status"] == "online", timeout=60, what="users back")
 
