@@ -40,23 +40,32 @@ def fuzz(schema_url: str, base_url: str, *headers: str) -> subprocess.CompletedP
     )
 
 
-def test_the_blog_api_through_the_gateway(platform):
-    person = Client(platform.url).signed_up()
-    result = fuzz(f"{platform.url}/blog/api/openapi.json", platform.url, f"Authorization: Bearer {person.token}")
-    assert result.returncode == 0, result.stdout[-6000:]
-    assert " passed" in result.stdout
+# One class a schema: `--dist loadscope` sends each class to a worker of its own (each run takes a minute
+# or two of schemathesis), and a worker that gets several shares the module's platform between them.
+class TestTheBlogApi:
+    def test_through_the_gateway(self, platform):
+        token = Client(platform.url).signed_up().token
+        assert_passed(fuzz(f"{platform.url}/blog/api/openapi.json", platform.url, f"Authorization: Bearer {token}"))
 
 
-def test_the_realworld_api_through_the_gateway(platform):
-    person = Client(platform.url).signed_up()
-    result = fuzz(f"{platform.url}/realworld/api/openapi.json", platform.url, f"Authorization: Token {person.token}")
-    assert result.returncode == 0, result.stdout[-6000:]
-    assert " passed" in result.stdout
+class TestTheRealworldApi:
+    def test_through_the_gateway(self, platform):
+        token = Client(platform.url).signed_up().token
+        assert_passed(fuzz(f"{platform.url}/realworld/api/openapi.json", platform.url, f"Authorization: Token {token}"))
 
 
-@pytest.mark.parametrize("service", ["users", "auth"])
-def test_the_account_services_directly(platform, service):
-    url = platform.service_url(service)
-    result = fuzz(f"{url}/openapi.json", url)
+class TestTheUsersApi:
+    def test_directly(self, platform):
+        url = platform.service_url("users")
+        assert_passed(fuzz(f"{url}/openapi.json", url))
+
+
+class TestTheAuthApi:
+    def test_directly(self, platform):
+        url = platform.service_url("auth")
+        assert_passed(fuzz(f"{url}/openapi.json", url))
+
+
+def assert_passed(result: subprocess.CompletedProcess) -> None:
     assert result.returncode == 0, result.stdout[-6000:]
     assert " passed" in result.stdout
