@@ -68,6 +68,8 @@ class ForkedProcess:
         self._process.join(0)
         code = self._process.exitcode
         self.returncode = 255 if code is None else code
+        with contextlib.suppress(ValueError):  # its pipe, not kept open for each process that ever ran
+            self._process.close()
         self._ended.set_result(self.returncode)
 
     async def wait(self) -> int:
