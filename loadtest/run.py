@@ -258,13 +258,16 @@ def service_pids(platform: Platform) -> dict[str, int | None]:
 
 
 def bench(runs: list[Run], args: argparse.Namespace, env: dict[str, str], scratch: Path) -> tuple[list[Result], dict]:
-    """The runs' results, and what the platform was besides: its memory idle, and the posts it held at the end."""
+    """The runs' results, and what the platform was besides: how soon it was ready, its memory idle, and the
+    posts it held at the end."""
+    started = time.monotonic()
     platform = Platform(scratch, env).start()
+    ready_seconds = round(time.monotonic() - started, 2)  # from `titanium up` to its "press Ctrl-C to stop"
     try:
         time.sleep(IDLE_SECONDS)
         assert platform.process is not None
         idle = proportional_mb(platform.process.pid)
-        print(f"  idle: {idle['total']:.0f} MB PSS", flush=True)
+        print(f"  ready in {ready_seconds:.2f} s; idle: {idle['total']:.0f} MB PSS", flush=True)
         author, ids = seed(platform, SEEDED_POSTS)
         highest = max(ids)
         if args.posts:
@@ -283,7 +286,8 @@ def bench(runs: list[Run], args: argparse.Namespace, env: dict[str, str], scratc
                     print(f" round {number} of {args.rounds}", flush=True)
                 rounds.append([measure_watching(platform, run, {**common, "BASE_URL": urls[run.target]}, args, scratch)
                                for run in runs])
-        return median_of_rounds(rounds), {"idle_pss_mb": idle, "posts_at_end": platform.stats()["blog"]["post_count"],
+        return median_of_rounds(rounds), {"ready_seconds": ready_seconds, "idle_pss_mb": idle,
+                                          "posts_at_end": platform.stats()["blog"]["post_count"],
                                           "blog_reads": blog_reads(platform)}
     except Exception:
         print(f"the platform's output, the last of it:\n{platform.output()[-4000:]}", file=sys.stderr)

@@ -131,14 +131,15 @@ def _ratios(ratios: dict[str, float] | None) -> str:
 
 
 def notes(system: dict, results: list[Result]) -> list[str]:
-    idle = system.get("idle_pss_mb")
+    idle, ready = system.get("idle_pss_mb"), system.get("ready_seconds")
     memory = ([f"the platform idle (just started, no request yet): {idle['total']:.0f} MB PSS, "
                + ", ".join(f"{name} {size:.0f}" for name, size in idle.items() if name != "total")] if idle else [])
+    start = [f"ready {ready:.2f} s after `titanium up` started (a fresh data directory)"] if ready else []
     dropped = [f"{result.title}: k6 dropped {result.dropped_iterations} requests it was due to send "
                f"(no virtual user free: the answers came too slowly)" for result in results if result.dropped_iterations]
     restarted = [f"{result.title}: {', '.join(result.restarted)} restarted during the run; the outage is in its figures"
                  for result in results if result.restarted]
-    return [*memory, *dropped, *restarted, NOTE]
+    return [*start, *memory, *dropped, *restarted, NOTE]
 
 
 def text_table(system: dict, results: list[Result]) -> str:
