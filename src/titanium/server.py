@@ -1,8 +1,9 @@
-"""One service in the foreground: `python -m titanium.server NAME`, what `titanium up` starts for each service.
+"""One service in the foreground: `python -m titanium.server NAME`.
 
-`titanium serve NAME`, the command people and containers use, runs the same
-code through the command-line tool; this entry point leaves out the tool's
-own libraries (typer, click), a few MB in each process of a laptop's platform.
+`titanium serve NAME`, the command people and containers use, becomes this
+process (leaving the command-line tool's libraries, typer and click, behind);
+`titanium up` runs the same `main` in each process it forks for a service
+(service_processes.py).
 """
 
 from __future__ import annotations
