@@ -80,6 +80,17 @@ async def test_after_a_failure_redis_is_left_alone_for_a_pause():
     await cache.close()
 
 
+async def invalidate_while_redis_refuses_writes(redis_server: str, namespace: CachedNamespace) -> None:
+    """The database write happened; the cache bump could not (Redis refuses writes for 1.5 s: CLIENT PAUSE)."""
+    admin = redis_client(redis_server)
+    await admin.execute_command("CLIENT", "PAUSE", "1500", "WRITE")
+    try:
+        await namespace.invalidate("f")
+    finally:
+        await admin.execute_command("CLIENT", "UNPAUSE")
+        await admin.aclose()
+
+
 async def test_a_write_the_cache_missed_is_made_good_before_the_next_read(redis_server, redis_prefix):
     # Redis keeps its data but refuses writes for a moment (CLIENT PAUSE
     # WRITE): the write's invalidation times out. When Redis answers again,
@@ -90,13 +101,7 @@ async def test_a_write_the_cache_missed_is_made_good_before_the_next_read(redis_
     loads: list[int] = []
     assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}'
 
-    admin = redis_client(redis_server)
-    await admin.execute_command("CLIENT", "PAUSE", "1500", "WRITE")
-    try:
-        await namespace.invalidate("f")  # the database write happened; the bump could not
-    finally:
-        await admin.execute_command("CLIENT", "UNPAUSE")
-        await admin.aclose()
+    await invalidate_while_redis_refuses_writes(redis_server, namespace)
     await asyncio.sleep(0.2)  # past the cache's own pause
 
     assert await namespace.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":2}'
@@ -151,3 +156,33 @@ async def test_a_failed_gathered_read_fails_every_caller_of_its_batch():
     answers = await asyncio.gather(*[reads.get(f"k{n % 3}") for n in range(10)], return_exceptions=True)
     assert len(answers) == 10 and all(isinstance(answer, redis.ConnectionError) for answer in answers)
     await client.aclose()
+
+
+async def test_a_write_the_cache_missed_is_made_good_for_the_other_processes_without_a_read_here(
+        redis_server, redis_prefix):
+    # The writer's bump times out, and it serves no read afterwards: the other
+    # process must still stop serving the old entry once Redis answers again
+    # (it went on serving it until the writer's next read, on a busy machine).
+    writer_cache = cache_on_redis(redis_server, redis_prefix, deadline=1.0)  # shorter than the pause below
+    writer_cache.breaker.pause_seconds = 0.1
+    writer = CachedNamespace(writer_cache, "owed", 60, "test")
+    reader_cache = cache_on_redis(redis_server, redis_prefix)
+    reader = CachedNamespace(reader_cache, "owed", 60, "test")
+    loads: list[int] = []
+    assert await reader.get_or_load("f", "k", counting_loader(loads)) == b'{"loaded":1}'
+
+    await invalidate_while_redis_refuses_writes(redis_server, writer)
+
+    async def reloaded() -> None:
+        while True:  # another process pays the bump: polled
+            if await reader.get_or_load("f", "k", counting_loader(loads)) != b'{"loaded":1}':
+                return
+            await asyncio.sleep(0.05)
+
+    try:
+        async with asyncio.timeout(10):  # the entry itself lives 60 s
+            await reloaded()
+    except TimeoutError:
+        raise AssertionError("the reader still served the entry the write had changed") from None
+    await writer_cache.close()
+    await reader_cache.close()

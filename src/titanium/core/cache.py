@@ -321,6 +321,11 @@ def build_cache(redis_url: str | None, prefix: str, entry_ttl: float = 60.0) -> 
     return SafeCache(MemoryCache())
 
 
+# How often a process that owes the shared cache a bump looks whether it is back (it is skipped for a
+# pause after a failure, core/breaker.py).
+PAYMENT_RETRY_SECONDS = 0.5
+
+
 class CachedNamespace:
     """Cache-aside for families of keys, each family invalidated on its own; values kept as JSON bytes.
 
@@ -351,6 +356,7 @@ class CachedNamespace:
         # Families whose bump a write could not make: until it goes through,
         # this process must not trust what the cache holds.
         self._bumps_owed: set[str] = set()
+        self._paying: asyncio.Task[None] | None = None
 
     def _generation_key(self, family: str) -> str:
         return f"{self.name}:{family}"
@@ -396,6 +402,18 @@ class CachedNamespace:
         """Drop every entry of these families (a write changed them)."""
         if not await self._bump(families):
             self._bumps_owed.update(families)
+            if self._paying is None or self._paying.done():
+                self._paying = asyncio.create_task(self._pay_when_back())
+
+    async def _pay_when_back(self) -> None:
+        """Pay the bumps owed as soon as the shared cache is back, not at this process's next read: the other
+        processes read the old generation until then (a write's bump missed on a busy machine, a rename another
+        process went on serving while this one had no read to serve)."""
+        while True:  # the shared cache gives no sign of its return: looked at
+            await asyncio.sleep(PAYMENT_RETRY_SECONDS)
+            await self._pay_bumps_owed()
+            if not self._bumps_owed:
+                return
 
     async def _pay_bumps_owed(self) -> None:
         # While the shared cache is paused, trying would only bump this
