@@ -93,7 +93,8 @@ def test_a_cache_outage_degrades_nothing_a_user_sees(platform, servers):
     finally:
         redis.start()
 
-    wait_until(lambda: platform.stats()["blog"]["checks"]["cache"] == "ok", what="the cache back in use")
+    # A round may find the blog offline for a moment on a busy machine (its answer has no checks then): waited through.
+    wait_until(lambda: platform.stats()["blog"].get("checks", {}).get("cache") == "ok", what="the cache back in use")
     assert person.create_post(title="after", category_name=category).status_code == 201
     titles = [p["title"] for p in person.http.get("/blog/api/posts", params={"category": category}).json()]
     assert titles[0] == "after", "nothing stale survived the outage"
