@@ -81,7 +81,7 @@ class Supervisor:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.stopping.set)
         for service in self.services:
-            await self._start(service)
+            self._start(service)
         watchers = [asyncio.create_task(self._watch(service)) for service in self.services]
         ready = await self._wait_ready()
         if ready:
@@ -97,7 +97,7 @@ class Supervisor:
         say("stopped")
         return 0 if ready else 1
 
-    async def _start(self, service: ServiceProcess) -> None:
+    def _start(self, service: ServiceProcess) -> None:
         if service.log_path is not None:
             service.log_path.parent.mkdir(parents=True, exist_ok=True)
         service.process = ForkedProcess.start(service.label, service.name, service.env, service.log_path)
@@ -122,7 +122,7 @@ class Supervisor:
                 return
             except TimeoutError:
                 pass
-            await self._start(service)
+            self._start(service)
             if await self._ready(service, READY_TIMEOUT_SECONDS):
                 say(f"{service.label} is back at {service.url} (pid {service.process.pid})", "green")
 

@@ -152,15 +152,23 @@ def process_tree(root: int) -> list[int]:
     found, pending = [], [root]
     while pending:
         pid = pending.pop()
+        if not alive(pid):
+            continue
         try:
-            if (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) == "Z":
-                continue  # dead, not yet reaped
             for task in Path(f"/proc/{pid}/task").iterdir():
                 pending += [int(child) for child in (task / "children").read_text().split()]
         except (OSError, IndexError):
             continue  # gone meanwhile
         found.append(pid)
     return found
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs: not gone, and not dead awaiting its parent (a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):  # gone (reading a reaped process's stat can also fail with ESRCH)
+        return False
 
 
 def process_name(pid: int) -> str:

@@ -6,7 +6,7 @@ import signal
 import pytest
 
 from tests.platform.conftest import FREEZING_ENV
-from tests.platform.harness import SERVICES, Client, logged_request, wait_until
+from tests.platform.harness import SERVICES, Client, alive, logged_request, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -15,26 +15,13 @@ def platform(own_platform):
     return own_platform(env=FREEZING_ENV)
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    # A zombie awaiting its parent counts as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] == "Z"
-    except (FileNotFoundError, ProcessLookupError):  # reaped meanwhile (reading a reaped process's stat: ESRCH)
-        return True
-
-
 def test_a_killed_service_is_restarted_and_serves_again(platform):
     person = Client(platform.url).signed_up()
     post_id = person.create_post(title="Survives").json()["id"]
     old_pid = platform.pid_of("blog")
     with platform.restarts_held():
         os.kill(old_pid, signal.SIGKILL)
-        wait_until(lambda: _gone(old_pid), what="the blog process to die")
+        wait_until(lambda: not alive(old_pid), what="the blog process to die")
         down = person.http.get(f"/blog/api/posts/{post_id}")
     assert down.status_code == 503 and "blog" in down.json()["detail"]
     failed = wait_until(lambda: logged_request(platform, "gateway", down.headers["x-request-id"]),
@@ -53,7 +40,7 @@ def test_a_dead_upstream_shows_offline_in_stats_while_the_rest_answer(platform):
     old_pid = platform.pid_of("users")
     with platform.restarts_held():
         os.kill(old_pid, signal.SIGKILL)
-        wait_until(lambda: _gone(old_pid), what="the users process to die")
+        wait_until(lambda: not alive(old_pid), what="the users process to die")
         stats = wait_until(lambda: (answer := platform.stats())["users"]["service_status"] == "offline" and answer,
                            what="users shown offline (at the dashboard's next round)")
     assert stats["blog"]["service_status"] == "online"
@@ -94,5 +81,5 @@ def test_sigterm_stops_every_service(own_platform):
     pids = [platform.pid_of(name) for name in SERVICES]
     platform.process.send_signal(signal.SIGTERM)
     assert platform.process.wait(timeout=30) == 0
-    assert all(_gone(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)
     assert "stopped" in platform.output()
