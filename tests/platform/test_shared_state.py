@@ -49,11 +49,15 @@ def shows(url: str, category: str, expected: list[str], what: str) -> None:
 
 def test_the_platform_reports_postgres_and_redis_in_use(production_like):
     platform, _, _ = production_like
-    stats = platform.stats()
+    # The dashboard's last round: on a busy machine one may have found a process slow to answer (no checks then).
+    stats = wait_until(lambda: _all_online(platform.stats()), what="every service online in a round")
     assert stats["blog"]["cache_backend"] == "redis"
     assert stats["blog"]["checks"] == {"database": "ok", "cache": "ok"}
     assert stats["auth"]["checks"] == {"rate_limit_store": "ok"}
-    assert all(entry["service_status"] == "online" for entry in stats.values())
+
+
+def _all_online(stats: dict) -> dict | None:
+    return stats if all(entry["service_status"] == "online" for entry in stats.values()) else None
 
 
 def test_two_auth_processes_share_one_login_budget(production_like):
