@@ -44,8 +44,10 @@ _NOT_RETURNED = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b
 BUFFERED_ANSWER_BYTES = 256 * 1024
 IDEMPOTENCY_KEY = b"idempotency-key"
 # Errors after which no answer came: a kept-alive connection the service
-# closed (it restarted, or dropped idle connections) shows as one of these.
-_BROKEN_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+# closed (it restarted, or dropped idle connections) shows as one of these,
+# by when the close was seen (the write finding the transport closing, a
+# reset, or the end of the stream before an answer).
+_BROKEN_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientConnectionResetError)
 # Errors before the request left: no connection was made.
 _NEVER_REACHED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
