@@ -6,11 +6,14 @@ import asyncio
 
 import pytest
 
+from tests.unit.clock import frozen_clock
+from titanium.core import breaker as breaker_module
 from titanium.core.breaker import Breaker, DependencyDown
 
 
-async def test_a_failure_pauses_the_dependency_and_calls_meanwhile_fail_at_once():
-    breaker = Breaker("store", pause_seconds=0.2)
+async def test_a_failure_pauses_the_dependency_and_calls_meanwhile_fail_at_once(monkeypatch):
+    clock = frozen_clock(monkeypatch, breaker_module)
+    breaker = Breaker("store", pause_seconds=5)
     calls = 0
 
     async def failing() -> None:
@@ -24,7 +27,9 @@ async def test_a_failure_pauses_the_dependency_and_calls_meanwhile_fail_at_once(
     with pytest.raises(DependencyDown):
         await breaker.call(failing)
     assert calls == 1, "not asked again during the pause"
-    await asyncio.sleep(0.25)
+    clock.advance(4.9)
+    assert not breaker.available
+    clock.advance(0.1)
     assert breaker.available
 
 

@@ -1,13 +1,17 @@
 import asyncio
 
+from tests.unit.clock import frozen_clock
+from titanium.core import cache as cache_module
 from titanium.core.cache import CachedNamespace, MemoryCache, SafeCache
 
 
-async def test_entries_expire():
+async def test_entries_expire(monkeypatch):
+    clock = frozen_clock(monkeypatch, cache_module)
     cache = MemoryCache()
-    await cache.set("k", b"v", ttl=0.05)
-    assert await cache.get("k") == b"v"
-    await asyncio.sleep(0.08)
+    await cache.set("k", b"v", ttl=60)
+    clock.advance(60)
+    assert await cache.get("k") == b"v", "alive to the end of its time"
+    clock.advance(0.001)
     assert await cache.get("k") is None
 
 
