@@ -16,6 +16,9 @@ from pathlib import Path
 
 from tests.platform.harness import free_port_block, wait_until
 
+# A port probed free can be taken by another test worker before the server binds it.
+PORT_ATTEMPTS = 3
+
 
 def _postgres_bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
@@ -31,7 +34,7 @@ class PrivatePostgres:
         # Not under pytest's tmp_path: that is root's alone, and the server runs as postgres.
         self.where = Path(tempfile.mkdtemp(prefix="titanium-pg-"))
         self.data = self.where / "pgdata"
-        self.port = free_port_block(1)
+        self.port = 0  # chosen at the first start, after initdb: another worker could take it meanwhile
         self.data.mkdir()
         if os.geteuid() == 0:
             shutil.chown(self.where, "postgres")
@@ -49,8 +52,29 @@ class PrivatePostgres:
             raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
 
     def start(self) -> None:
+        """Start the server; the first time on a free port (another if a test worker takes it first), then
+        on the same one, which the platform's settings name."""
+        if self.port:
+            self._start()
+            return
+        for attempt in range(PORT_ATTEMPTS):
+            self.port = free_port_block(1)
+            try:
+                self._start()
+                return
+            except RuntimeError:
+                if "Address already in use" not in self._log() or attempt == PORT_ATTEMPTS - 1:
+                    raise
+
+    def _start(self) -> None:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.data}"
         self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.data / "log"), "-w", "start")
+
+    def _log(self) -> str:
+        try:
+            return (self.data / "log").read_text(errors="replace")
+        except OSError:
+            return ""
 
     def stop(self, mode: str = "immediate") -> None:
         """As an outage: every connection cut at once ("immediate"), or the sessions ended as an operator's
@@ -78,7 +102,7 @@ def _zombie(pid: int) -> bool:
 
 class PrivateRedis:
     def __init__(self) -> None:
-        self.port = free_port_block(1)
+        self.port = 0  # chosen at the first start, as PrivatePostgres's
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -86,13 +110,34 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        if self.port:
+            self._start()
+            return
+        for attempt in range(PORT_ATTEMPTS):
+            self.port = free_port_block(1)
+            try:
+                self._start()
+                return
+            except RuntimeError:
+                if attempt == PORT_ATTEMPTS - 1:
+                    raise
+
+    def _start(self) -> None:
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         import redis
 
-        wait_until(lambda: redis.Redis(port=self.port).ping(), what="the private Redis")
+        def answering() -> bool:
+            if self.process is not None and self.process.poll() is not None:  # it could not bind its port
+                raise RuntimeError(f"redis-server exited with {self.process.returncode} on port {self.port}")
+            try:
+                return bool(redis.Redis(port=self.port).ping())
+            except redis.ConnectionError:
+                return False
+
+        wait_until(answering, what="the private Redis")
 
     def stop(self) -> None:
         if self.process is not None:
