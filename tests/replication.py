@@ -13,21 +13,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from tests.faults.servers import _postgres_bin
-from tests.platform.harness import free_port_block
-
-
-def _as_postgres(*command: str) -> str:
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    result = subprocess.run([*prefix, *command], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
-    return result.stdout
+from tests.faults.servers import _postgres_bin, as_postgres, pg_ctl_start
+from tests.platform.harness import start_on_a_free_port
 
 
 class Cluster:
@@ -35,7 +26,7 @@ class Cluster:
 
     def __init__(self, where: Path, name: str) -> None:
         self.data = where / name
-        self.port = free_port_block(1)
+        self.port = 0  # chosen at the first start (a test worker could take one chosen before initdb or the copy)
         self.name = name
 
     @property
@@ -46,15 +37,21 @@ class Cluster:
         return f"{self.url}/{database}"
 
     def start(self) -> None:
+        """Start the server; the first time on a free port, then on the same one."""
+        if self.port:
+            self._start(self.port)
+        else:
+            self.port = start_on_a_free_port(self._start)
+
+    def _start(self, port: int) -> None:
         # cluster_name is also the name a replica streams under (pg_stat_replication.application_name).
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.data} "
+        options = (f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.data} "
                    f"-c cluster_name={self.name}")
-        _as_postgres(_postgres_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.data / "log"),
-                     "-w", "start")
+        pg_ctl_start(self.data, options)
 
     def stop(self) -> None:
         """As an outage: every connection is cut at once."""
-        _as_postgres(_postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        as_postgres(_postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     @property
     def running(self) -> bool:
@@ -62,7 +59,7 @@ class Cluster:
 
     def sql(self, statement: str, database: str = "postgres") -> str:
         """`statement`'s result as psql prints it unaligned, without headers."""
-        return _as_postgres(_postgres_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+        return as_postgres(_postgres_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
                             "-d", database, "-XAtq", "-c", statement).strip()
 
 
@@ -101,14 +98,14 @@ class ReplicatedPostgres:
         return self
 
     def _make_primary(self) -> None:
-        _as_postgres(_postgres_bin("initdb"), "-D", str(self.primary.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        as_postgres(_postgres_bin("initdb"), "-D", str(self.primary.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         # initdb's pg_hba.conf already lets loopback connect for replication (trust).
         with open(self.primary.data / "postgresql.conf", "a") as conf:
             conf.write("\n".join(self.SERVER_SETTINGS) + "\n")
 
     def _make_replica(self, replica: Cluster) -> None:
         # -R writes standby.signal and primary_conninfo: the copy starts as a standby of the primary.
-        _as_postgres(_postgres_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary.port), "-U", "postgres",
+        as_postgres(_postgres_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary.port), "-U", "postgres",
                      "-D", str(replica.data), "-R", "-X", "stream", "--checkpoint=fast")
 
     def wait_until_streaming(self, replica: Cluster, timeout: float = 30.0) -> None:

@@ -14,10 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.platform.harness import free_port_block, wait_until
-
-# A port probed free can be taken by another test worker before the server binds it.
-PORT_ATTEMPTS = 3
+from tests.platform.harness import PortTaken, start_on_a_free_port, wait_until
 
 
 def _postgres_bin(name: str) -> str:
@@ -27,6 +24,29 @@ def _postgres_bin(name: str) -> str:
     return found[-1]
 
 
+def as_postgres(*command: str) -> str:
+    """`command`'s output, run as the postgres user when we are root (PostgreSQL refuses to run as root)."""
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    result = subprocess.run([*prefix, *command], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def pg_ctl_start(data: Path, options: str) -> None:
+    """Start the cluster in `data` with the server `options`; PortTaken when its port was taken meanwhile."""
+    log = data / "log"
+    seen = log.stat().st_size if log.exists() else 0
+    try:
+        as_postgres(_postgres_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start")
+    except RuntimeError as exc:
+        with open(log, "rb") as written:
+            written.seek(seen)
+            if b"Address already in use" in written.read():
+                raise PortTaken(str(exc)) from exc
+        raise
+
+
 class PrivatePostgres:
     """A PostgreSQL cluster in a temporary folder (run as the postgres user when we are root: initdb refuses root)."""
 
@@ -34,52 +54,31 @@ class PrivatePostgres:
         # Not under pytest's tmp_path: that is root's alone, and the server runs as postgres.
         self.where = Path(tempfile.mkdtemp(prefix="titanium-pg-"))
         self.data = self.where / "pgdata"
-        self.port = 0  # chosen at the first start, after initdb: another worker could take it meanwhile
+        self.port = 0  # chosen at the first start, after initdb (a worker could take one chosen before it)
         self.data.mkdir()
         if os.geteuid() == 0:
             shutil.chown(self.where, "postgres")
             shutil.chown(self.data, "postgres")
-        self._run(_postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        as_postgres(_postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
 
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}"
 
-    def _run(self, *command: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        result = subprocess.run([*prefix, *command], capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
-
     def start(self) -> None:
-        """Start the server; the first time on a free port (another if a test worker takes it first), then
-        on the same one, which the platform's settings name."""
+        """Start the server; the first time on a free port, then on the same one, which the platform's settings name."""
         if self.port:
-            self._start()
-            return
-        for attempt in range(PORT_ATTEMPTS):
-            self.port = free_port_block(1)
-            try:
-                self._start()
-                return
-            except RuntimeError:
-                if "Address already in use" not in self._log() or attempt == PORT_ATTEMPTS - 1:
-                    raise
+            self._start(self.port)
+        else:
+            self.port = start_on_a_free_port(self._start)
 
-    def _start(self) -> None:
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.data}"
-        self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.data / "log"), "-w", "start")
-
-    def _log(self) -> str:
-        try:
-            return (self.data / "log").read_text(errors="replace")
-        except OSError:
-            return ""
+    def _start(self, port: int) -> None:
+        pg_ctl_start(self.data, f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.data}")
 
     def stop(self, mode: str = "immediate") -> None:
         """As an outage: every connection cut at once ("immediate"), or the sessions ended as an operator's
         restart does ("fast": each gets "terminating connection due to administrator command")."""
-        self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+        as_postgres(_postgres_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def crash(self) -> None:
         """The postmaster killed with SIGKILL: the next start recovers ("the database system is starting up")."""
@@ -111,29 +110,22 @@ class PrivateRedis:
 
     def start(self) -> None:
         if self.port:
-            self._start()
-            return
-        for attempt in range(PORT_ATTEMPTS):
-            self.port = free_port_block(1)
-            try:
-                self._start()
-                return
-            except RuntimeError:
-                if attempt == PORT_ATTEMPTS - 1:
-                    raise
+            self._start(self.port)
+        else:
+            self.port = start_on_a_free_port(self._start)
 
-    def _start(self) -> None:
+    def _start(self, port: int) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         import redis
 
         def answering() -> bool:
-            if self.process is not None and self.process.poll() is not None:  # it could not bind its port
-                raise RuntimeError(f"redis-server exited with {self.process.returncode} on port {self.port}")
+            if self.process is not None and self.process.poll() is not None:
+                raise PortTaken(f"redis-server exited with {self.process.returncode} on port {port}")
             try:
-                return bool(redis.Redis(port=self.port).ping())
+                return bool(redis.Redis(port=port).ping())
             except redis.ConnectionError:
                 return False
 

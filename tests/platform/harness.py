@@ -44,6 +44,24 @@ def free_port_block(size: int = 6) -> int:
     raise RuntimeError("no free block of ports found")
 
 
+class PortTaken(RuntimeError):
+    """A server could not bind the port it was given: something else took it after it was probed free."""
+
+
+def start_on_a_free_port(start: Callable[[int], None], attempts: int = 3) -> int:
+    """The port on which `start(port)` started a server: a free one, and another when `start` raises PortTaken
+    (a test worker bound it between the probe and the server's bind)."""
+    for attempt in range(attempts):
+        port = free_port_block(1)
+        try:
+            start(port)
+            return port
+        except PortTaken:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _free(port: int) -> bool:
     with socket.socket() as probe:
         try:
