@@ -33,15 +33,36 @@ PORT_OFFSETS = {entry.name: entry.port_offset for entry in REGISTRY}
 START_TIMEOUT_SECONDS = 120.0
 
 
+# Away from the usual 8000s and below Linux's ephemeral ports (32768 and up): a port free when probed there
+# could be taken by any outgoing connection's local end before the service binds it (seen in CI).
+PORTS = range(20_000, 32_000)
+
+
 def free_port_block(size: int = 6) -> int:
-    """A base port with `size` free ports from it, away from the usual 8000s and below Linux's ephemeral ports
-    (32768 and up): a port free when probed there could be taken by any outgoing connection's local end before
-    the service binds it ("address already in use", seen in CI)."""
+    """A base port with `size` free ports from it, in this process's share of PORTS.
+
+    Each pytest-xdist worker probes ports of its own: two workers starting
+    platforms at once never choose the same block, which a probe alone
+    cannot prevent (nothing is bound until the services bind, seconds
+    later; seen: a platform declared up on the other worker's services,
+    its own failing to bind). Within one worker starts follow one another.
+    """
+    share = _share_of_ports()
     for _ in range(200):
-        base = random.randrange(20_000, 32_000, 10)
+        base = random.randrange(share.start, share.stop - size, 10)
         if all(_free(base + offset) for offset in range(size)):
             return base
-    raise RuntimeError("no free block of ports found")
+    raise RuntimeError(f"no free block of {size} ports found in {share.start}-{share.stop - 1}")
+
+
+def _share_of_ports() -> range:
+    """PORTS split evenly between the xdist workers (gw0, gw1, ...); all of it outside xdist (the bench)."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count <= 1:
+        return PORTS
+    width = len(PORTS) // count
+    start = PORTS.start + int(worker.removeprefix("gw")) * width
+    return range(start, start + width)
 
 
 class PortTaken(RuntimeError):
