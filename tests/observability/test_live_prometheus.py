@@ -118,12 +118,31 @@ def test_no_alert_is_pending_or_firing_on_a_healthy_platform(observed: Observed)
     alerts = observed.prometheus.alerts()
     # The latency alerts also judge the machine: a login hashes for a second on 2 busy cores. One of them is a
     # false alarm only if the clients' own timings met its SLO (more than the 1% budget late is a true one).
-    false_alarms = [alert for alert in alerts if not _late_for_the_clients_too(alert, observed.traffic)]
+    false_alarms = [alert for alert in alerts if not _late_for_the_clients_too(alert, observed.traffic)
+                    and not _one_slow_call_in_a_scaled_window(alert, observed.prometheus)]
     assert not false_alarms, (
         f"alerts on a healthy platform (clients got {dict(observed.traffic.counts())}; late for the clients: "
         f"{observed.traffic.late_share('read'):.1%} of reads, {observed.traffic.late_share('write'):.1%} of writes, "
         f"over 1 s through users {observed.traffic.slow_share('users'):.1%}, auth {observed.traffic.slow_share('auth'):.1%}; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):\n{_describe(false_alarms)}")
+
+
+def _one_slow_call_in_a_scaled_window(alert: dict, prometheus: Prometheus) -> bool:
+    """An upstream-errors alert raised by one failed call, which only the scaled window makes an alert.
+
+    The rule asks for more than 0.1 failed calls a second over 5 minutes: 30 failures. Scaled down 30 times,
+    its 10 s window fires on one: a single call to a process that a loaded machine did not let answer within
+    its time-out (seen: the dashboard's status call to auth, at load 9 on 2 cores). A path that really fails
+    fails every call: the dashboard's status round calls each process every 5 s, two failures in the window
+    (Prometheus extrapolates: one reads as 1.0-1.3).
+    """
+    labels = alert["labels"]
+    if labels["alertname"] != "TitaniumUpstreamErrors":
+        return False
+    window = f"{5 * 60 // WINDOW_FACTOR}s"
+    selector = f'upstream_errors_total{{service="{labels["service"]}",upstream="{labels["upstream"]}"}}'
+    failed = sum(value for _labels, value in prometheus.query(f"increase({selector}[{window}])"))
+    return failed < 1.5
 
 
 def _late_for_the_clients_too(alert: dict, traffic: Traffic) -> bool:
