@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, Route, expect, sync_playwright
 
 from tests.browser.axe import assert_accessible
 from tests.platform.harness import Platform, Platforms
@@ -35,6 +35,9 @@ CHROMIUM = Path(os.environ.get("TITANIUM_CHROMIUM", "/usr/bin/chromium"))
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 TIMEOUT_MS = 20_000
+# The assertions wait as long as the actions: expect's own 5 s default was too short for Swagger UI to lay out
+# every service's operations on a machine at load 12.
+expect.set_options(timeout=TIMEOUT_MS)
 # One browser calls from one address (127.0.0.1) for every person the tests play:
 # the per-address budgets are raised so that they never get in the way.
 PLATFORM_ENV = {
